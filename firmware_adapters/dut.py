@@ -1,0 +1,63 @@
+"""The DUT interface every firmware adapter implements, whatever its console dialect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Hello:
+    name: str
+    proto: int
+    stack: str
+    build: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """An asynchronous DUT event with the time the host read it (monotonic seconds)."""
+
+    name: str
+    fields: dict[str, str]
+    read_at_s: float
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One row of the DUT's connection list."""
+
+    id: int
+    state: str
+    local: str
+    remote: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Dut(Protocol):
+    """What the bench asks of a device under test. Every call has a timeout."""
+
+    name: str
+
+    def hello(self) -> Hello: ...
+    def consts(self) -> dict[str, str]: ...
+    def set_const(self, key: str, value: str) -> None: ...
+    def link(self) -> dict[str, str]: ...
+    def link_set(self, **settings: object) -> dict[str, str]: ...
+    def listen(self, port: int, mode: str = "check", backlog: int | None = None) -> int: ...
+    def unlisten(self, lid: int) -> None: ...
+    def connect(self, address: str, port: int, lport: int | None = None,
+                mode: str | None = None) -> int: ...
+    def send(self, cid: int, nbytes: int) -> None: ...
+    def rx_mode(self, cid: int, mode: str) -> None: ...
+    def shutdown(self, cid: int) -> None: ...
+    def close_conn(self, cid: int) -> None: ...
+    def abort(self, cid: int) -> None: ...
+    def stat(self, cid: int) -> dict[str, str]: ...
+    def conns(self) -> list[Connection]: ...
+    def counters(self) -> dict[str, str]: ...
+    def reboot(self, timeout_s: float = 10.0) -> Hello: ...
+    def wait_event(self, name: str, timeout_s: float, **match: str) -> Event: ...
+    def close(self) -> None: ...
