@@ -68,10 +68,8 @@ def cmd_lab_up(args: argparse.Namespace) -> int:
         up(inv, only=args.dut or None)
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-        print(f"hilbench: lab up failed: {reason}; tearing down what was built",
-              file=sys.stderr)
         down(inv, say=lambda line: None)
-        raise CliError(f"lab up failed: {reason}") from None
+        raise CliError(f"lab up failed: {reason} (the partial lab was torn down)") from None
     print("lab is up")
     return 0
 

@@ -53,7 +53,7 @@ def stop_pid(pid: int, start_ticks: int | None, grace_s: float = 2.0) -> bool:
         return False
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if process_start_ticks(pid) in (None, ) or _is_zombie(pid):
+        if process_start_ticks(pid) is None:
             _reap(pid)
             return True
         time.sleep(0.02)
@@ -63,13 +63,6 @@ def stop_pid(pid: int, start_ticks: int | None, grace_s: float = 2.0) -> bool:
         pass
     _reap(pid)
     return True
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
 
 
 def _reap(pid: int) -> None:

@@ -13,12 +13,16 @@ from pathlib import Path
 
 
 def process_start_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), or None if gone."""
+    """Field 22 of /proc/PID/stat (start time in clock ticks), or None if gone or a zombie
+    (a dead child not yet reaped must not count as running)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
 
 
 @dataclass

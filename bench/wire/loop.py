@@ -1,0 +1,129 @@
+"""The I/O thread of one link: select() on the packet socket with the nearest timer
+deadline as timeout; frame handling and timers run under one lock, which the public API
+of the model takes too (like a kernel socket lock), so no state is shared unguarded.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import select
+import threading
+import time
+from collections.abc import Callable
+
+from bench.wire.link import Link, RxFrame
+
+
+class Timer:
+    """A one-shot timer; cancel() is safe from any thread holding the loop lock."""
+
+    __slots__ = ("deadline_ns", "fn", "cancelled")
+
+    def __init__(self, deadline_ns: int, fn: Callable[[], None]) -> None:
+        self.deadline_ns = deadline_ns
+        self.fn = fn
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class IoLoop:
+    """Runs `on_frames(batch)` for every batch of received frames and fires timers."""
+
+    def __init__(self, link: Link, on_frames: Callable[[list[RxFrame]], None],
+                 name: str = "wire-io") -> None:
+        self.link = link
+        self.on_frames = on_frames
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self._heap: list[tuple[int, int, Timer]] = []
+        self._counter = itertools.count()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.error: BaseException | None = None
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def call_at(self, deadline_ns: int, fn: Callable[[], None]) -> Timer:
+        """Schedule `fn` at monotonic time `deadline_ns` (call with the lock held)."""
+        timer = Timer(deadline_ns, fn)
+        earliest = self._heap[0][0] if self._heap else None
+        heapq.heappush(self._heap, (deadline_ns, next(self._counter), timer))
+        if (earliest is None or deadline_ns < earliest) and \
+                threading.current_thread() is not self._thread:
+            self.wake()
+        return timer
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer:
+        return self.call_at(time.monotonic_ns() + int(delay_s * 1e9), fn)
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass
+
+    def stop(self) -> None:
+        self._stop = True
+        self.wake()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(5)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _timeout_s(self) -> float | None:
+        with self.lock:
+            while self._heap and self._heap[0][2].cancelled:
+                heapq.heappop(self._heap)
+            if not self._heap:
+                return None
+            return max(0.0, (self._heap[0][0] - time.monotonic_ns()) / 1e9)
+
+    def _run(self) -> None:
+        link_fd = self.link.fileno()
+        try:
+            while not self._stop:
+                readable, _, _ = select.select([link_fd, self._wake_r], [], [],
+                                               self._timeout_s())
+                if self._stop:
+                    return
+                if self._wake_r in readable:
+                    try:
+                        os.read(self._wake_r, 4096)
+                    except BlockingIOError:
+                        pass
+                with self.lock:
+                    if link_fd in readable:
+                        while True:
+                            batch = self.link.receive()
+                            if batch:
+                                self.on_frames(batch)
+                            if len(batch) < 256:
+                                break
+                    self._fire_due()
+                    self.changed.notify_all()
+        except BaseException as exc:  # surfaced to API callers, never silently lost
+            self.error = exc
+            with self.lock:
+                self.changed.notify_all()
+            raise
+
+    def _fire_due(self) -> None:
+        now = time.monotonic_ns()
+        heap = self._heap
+        while heap and (heap[0][2].cancelled or heap[0][0] <= now):
+            _, _, timer = heapq.heappop(heap)
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.fn()
