@@ -93,8 +93,17 @@ class AgentV1:
         return Hello(fields.get("name", "?"), proto, fields.get("stack", "?"),
                      fields.get("build", "?"))
 
+    def _merged(self, verb: str) -> dict[str, str]:
+        """Replies too long for one line continue in `- key=value` data lines."""
+        fields, rows = self.request(verb)
+        merged: dict[str, str] = {}
+        for row in rows:
+            merged.update(row)
+        merged.update(fields)
+        return merged
+
     def consts(self) -> dict[str, str]:
-        return self.request("consts")[0]
+        return self._merged("consts")
 
     def set_const(self, key: str, value: str) -> None:
         self.request("set", key, value)
@@ -147,7 +156,7 @@ class AgentV1:
         return out
 
     def counters(self) -> dict[str, str]:
-        return self.request("counters")[0]
+        return self._merged("counters")
 
     def reboot(self, timeout_s: float = 10.0) -> Hello:
         self.events.clear()

@@ -56,7 +56,10 @@ def classify(raw: str) -> Line:
         return Line(LineKind.GARBAGE, raw)
     head = tokens[0]
     if head == "OK" and len(tokens) >= 2 and _VERB.match(tokens[1]):
-        fields = parse_kv(tokens[2:])
+        rest = tokens[2:]
+        if rest and "=" not in rest[0] and _VERB.match(rest[0]):
+            rest = rest[1:]  # a sub-verb: "OK udp bind port=7"
+        fields = parse_kv(rest)
         if fields is not None:
             return Line(LineKind.OK, raw, tokens[1], fields)
     elif head == "ERR" and len(tokens) >= 2 and _CODE.match(tokens[1]):
@@ -78,8 +81,9 @@ def format_request(verb: str, *args: object, **options: object) -> str:
     parts = [verb, *(str(a) for a in args)]
     parts += [f"{k}={v}" for k, v in options.items() if v is not None]
     for part in parts:
-        if not part or any(c.isspace() for c in part):
-            raise ValueError(f"request argument {part!r} is empty or contains white space")
+        if not part or not part.isascii() or not part.isprintable() or " " in part:
+            raise ValueError(f"request argument {part!r} is empty, not printable ASCII, "
+                             "or contains white space")
     line = " ".join(parts)
     if len(line.encode()) > MAX_REQUEST_BYTES:
         raise ValueError(f"request longer than {MAX_REQUEST_BYTES} bytes: {line[:40]}...")
