@@ -45,7 +45,7 @@ def test_address_outside_lab_ranges() -> None:
 
 
 def test_unknown_adapter() -> None:
-    lines = problems_of(SHIPPED.replace("adapter: agent-v1", "adapter: zephyr-shell"))
+    lines = problems_of(SHIPPED.replace("adapter: agent-v1", "adapter: zephyr-shell", 1))
     assert lines == ["inv.yaml: duts[0].adapter: unknown firmware adapter 'zephyr-shell' "
                      "(known: agent-v1)"]
 
@@ -61,9 +61,10 @@ EXTRA_BOARD = """
 
 def test_duplicate_name_and_missing_console_each_get_a_line() -> None:
     text = SHIPPED + EXTRA_BOARD.format(name="linux-host", console="")
+    last = len(parse(SHIPPED).duts)  # the appended entry's index
     lines = problems_of(text)
-    assert "inv.yaml: duts[1].name: duplicate DUT name 'linux-host' (also duts[0])" in lines
-    assert any(line.startswith("inv.yaml: duts[1].console.url: DUT 'linux-host' of kind "
+    assert f"inv.yaml: duts[{last}].name: duplicate DUT name 'linux-host' (also duts[0])" in lines
+    assert any(line.startswith(f"inv.yaml: duts[{last}].console.url: DUT 'linux-host' of kind "
                                "board has no console") for line in lines)
     assert len(lines) == 2
 
