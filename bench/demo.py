@@ -86,6 +86,16 @@ def transfer_both_ways(inv: Inventory, name: str, run_dir: Path, nbytes: int = M
     return result
 
 
+def run_suites(inv: Inventory, run_dir: Path) -> tuple[int, Path]:
+    """Every suite on every DUT, in parallel, into a run folder beside the demo's."""
+    from bench.robot.runner import RunRequest
+    from bench.robot.runner import run as run_robot
+
+    request = RunRequest(duts=[d.name for d in inv.duts if d.kind.simulated],
+                         results_root=run_dir.parent, run_id=f"{run_dir.name}-suites")
+    return run_robot(inv, Path("inventory.yaml"), request)
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("demo: the emulated lab needs root (CAP_NET_ADMIN); run 'sudo make demo'",
@@ -102,9 +112,9 @@ def main() -> int:
     failed = False
     print(f"demo: run folder {run_dir}")
     try:
-        print("demo: step 1/3 lab up")
+        print("demo: step 1/4 lab up")
         up(inv, say=lambda line: print(f"  {line}"))
-        print("demo: step 2/3 1 MB each way with every simulated DUT, pattern verified")
+        print("demo: step 2/4 1 MB each way with every simulated DUT, pattern verified")
         for dut in inv.duts:
             if not dut.kind.simulated:
                 continue
@@ -116,11 +126,16 @@ def main() -> int:
                   f"DUT->bench {figures['dut_to_bench_MBps']} MB/s, "
                   f"bench->DUT {figures['bench_to_dut_MBps']} MB/s, "
                   f"{'verified' if ok else 'PATTERN MISMATCH'}")
+        print("demo: step 3/4 the Robot suites on every DUT (hilbench run)")
+        rc, suites_dir = run_suites(inv, run_dir)
+        summary["suites"] = {"robot_rc": rc, "run_dir": str(suites_dir)}
+        failed |= rc != 0
+        print(f"  Robot exit code {rc}; report {suites_dir}/report.html")
     except Exception as exc:  # the demo must always tear down and say why it stopped
         failed = True
         print(f"demo: failed: {exc}", file=sys.stderr)
     finally:
-        print("demo: step 3/3 lab down")
+        print("demo: step 4/4 lab down")
         down(inv, say=lambda line: print(f"  {line}"))
     (run_dir / "demo-summary.json").write_text(json.dumps(summary, indent=2))
     print(f"demo: {'FAILED' if failed else 'done'}; summary in {run_dir}/demo-summary.json, "

@@ -73,9 +73,9 @@ def start_qemu_board(inv: Inventory, topo: Topology, state: lab_state.LabState, 
     url = start_relay(inv, state, dut, pty)
     state.consoles[dut.name]["qmp"] = str(qmp_path)
     lab_state.save(inv.lab.state_dir, state)
-    started = time.monotonic()
-    qmp(qmp_path, "cont")
     with DutSession(inv, dut.name, timeout_s=2.0) as session:
+        started = time.monotonic()
+        qmp(qmp_path, "cont")  # only now: the session is attached and sees the boot event
         session.wait_event("boot", 5.0)
         booted_s = time.monotonic() - started
         settings = {"addr": str(dut.link.address), "mtu": dut.link.mtu}
