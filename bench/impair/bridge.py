@@ -13,9 +13,11 @@ so release times are measured from when the frame really arrived.
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import itertools
 import math
+import os
 import select
 import signal
 import sys
@@ -38,13 +40,15 @@ from bench.impair.ring import (
 from bench.impair.rules import RuleSet, first_error, load_rules
 
 BATCH_FRAMES = 256  # frames taken from one ring before looking at the other
+WAKE_EARLY_NS = 1_000_000  # sleep until this close to a release time, then poll to it
 
 
 class Bridge:
     """Two ring ports, the engine between them, and the control socket."""
 
     def __init__(self, port_a: RingPort, port_b: RingPort, rules: RuleSet,
-                 log: EventLog, control_path: str | Path | None = None):
+                 log: EventLog, control_path: str | Path | None = None,
+                 spin_us: int = 2000):
         self.ports = {"to-dut": (port_a, port_b), "to-bench": (port_b, port_a)}
         self.log = log
         self.engine = Engine(rules, log.packet)
@@ -53,6 +57,9 @@ class Bridge:
         self.running = True
         self.control = ControlServer(control_path, self.handle) if control_path else None
         self.started_ns = time.time_ns()
+        # Keep polling the rings this long after the last frame before sleeping: a
+        # wake-up from select() costs tens of us to ms on a busy host.
+        self.spin_ns = spin_us * 1000
 
     # -- control -----------------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -100,9 +107,13 @@ class Bridge:
 
     def _release_due(self, now_ns: int) -> None:
         heap = self.heap
+        touched = set()
         while heap and heap[0][0] <= now_ns:
             _, _, port, frame = heapq.heappop(heap)
             port.send(frame)
+            touched.add(port)
+        for port in touched:
+            port.flush()
 
     def _drain(self, pipeline: Pipeline, src: RingPort, dst: RingPort) -> int:
         """Forward up to BATCH_FRAMES frames waiting in `src`'s ring; the hot path."""
@@ -138,12 +149,14 @@ class Bridge:
             for out, release_ns in process(frame, t_ns):
                 if release_ns <= t_ns:
                     if heap and heap[0][0] <= release_ns:
+                        dst.flush()
                         self._release_due(release_ns)
                     send(out)
                 else:
                     heapq.heappush(heap, (release_ns, next(self._order), dst, out))
         src.cursor = cursor
         src.rx_frames += count
+        dst.flush()
         return count
 
     def run(self) -> None:
@@ -151,6 +164,7 @@ class Bridge:
         a, b = self.ports["to-dut"]
         self.log.event("start", a=a.ifname, b=b.ifname, rules=self.engine.rules.to_json())
         busy_rounds = 0
+        last_busy_ns = 0
         while self.running:
             pipes = self.engine.pipelines
             busy = self._drain(pipes["to-dut"], a, b) + self._drain(pipes["to-bench"], b, a)
@@ -162,8 +176,11 @@ class Bridge:
                     for frame, release in pipeline.due(now):
                         self._schedule(self.ports[direction][1], frame, release)
             if busy:
+                last_busy_ns = now
+            if now - last_busy_ns < self.spin_ns or (
+                    self.heap and self.heap[0][0] - now < WAKE_EARLY_NS):
                 busy_rounds += 1
-                if busy_rounds % 64 == 0:  # stay controllable under sustained load
+                if busy_rounds % 256 == 0:  # stay controllable under sustained load
                     self.log.flush()
                     self._service_control(0.0)
                 continue
@@ -177,7 +194,9 @@ class Bridge:
             due = pipeline.next_due_ns()
             if due is not None:
                 deadlines.append(due)
-        timeout = max(0.0, (min(deadlines) - now_ns) / 1e9) if deadlines else 0.5
+        timeout = 0.5
+        if deadlines:
+            timeout = max(0.0, (min(deadlines) - now_ns - WAKE_EARLY_NS / 2) / 1e9)
         self._service_control(min(timeout, 0.5), with_rings=True)
 
     def _service_control(self, timeout_s: float, with_rings: bool = False) -> None:
@@ -214,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", help="rule file (YAML or JSON)")
     parser.add_argument("--mtu", type=int, default=1500)
     parser.add_argument("--ring-frames", type=int, default=4096)
+    parser.add_argument("--tx", choices=("ring", "send"), default="send",
+                        help="transmit through a TX ring (batched) or one send() per frame")
+    parser.add_argument("--realtime", type=int, default=0, metavar="PRIO",
+                        help="SCHED_FIFO priority (1-99) so other tasks cannot delay frames")
+    parser.add_argument("--spin-us", type=int, default=2000,
+                        help="poll without sleeping this long after traffic (latency)")
     args = parser.parse_args(argv)
     try:
         rules = read_rules_file(args.rules)
@@ -226,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         netns.enter(args.netns)
     log = EventLog(args.log)
     try:
-        port_a = RingPort(args.a, args.mtu, args.ring_frames)
-        port_b = RingPort(args.b, args.mtu, args.ring_frames)
-        bridge = Bridge(port_a, port_b, rules, log, args.control)
+        port_a = RingPort(args.a, args.mtu, args.ring_frames, tx_ring=args.tx == "ring")
+        port_b = RingPort(args.b, args.mtu, args.ring_frames, tx_ring=args.tx == "ring")
+        bridge = Bridge(port_a, port_b, rules, log, args.control, args.spin_us)
     except OSError as exc:
         print(f"impair bridge: cannot open {args.a}/{args.b}: {exc}", file=sys.stderr)
         return 1
@@ -238,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.realtime:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.realtime))
+    gc.freeze()  # the hot path allocates no cycles; keep the collector off startup objects
     try:
         bridge.run()
     finally:

@@ -74,14 +74,15 @@ class TxRing:
     def send(self, template: bytes, count: int, rate_fps: float | None = None,
              batch: int = 64, first_seq: int = 0, deadline_s: float = 60.0) -> int:
         """Send `count` copies of `template` numbered from `first_seq`, paced to
-        `rate_fps` (None: as fast as the kernel takes them). Returns frames queued."""
+        `rate_fps` (None: as fast as the kernel takes them), for at most `deadline_s`.
+        Returns the number of frames handed to the kernel."""
         words, ring, size = self.words, self.ring, self.frame_size
         length = len(template)
         start = time.monotonic()
         stop = start + deadline_s
         queued = 0
         seq = first_seq
-        while queued < count:
+        while queued < count and time.monotonic() < stop:
             if rate_fps:
                 due = start + queued / rate_fps
                 while (now := time.monotonic()) < due:
@@ -109,8 +110,6 @@ class TxRing:
             except BlockingIOError:
                 pass
             if n == 0:
-                if time.monotonic() > stop:
-                    break
                 time.sleep(0.0001)
         self._wait_drained()
         self.sent += queued

@@ -100,13 +100,14 @@ class BridgeProcess:
     """The bridge running in the lab's middle namespace, stopped by its own PID."""
 
     def __init__(self, lab: ScratchLab, workdir: Path, rules: Path | None = None,
-                 cpu: int | None = None):
+                 cpu: int | None = None, extra: list[str] | None = None):
         self.control_path = workdir / "impair.sock"
         self.log_path = workdir / "impair.jsonl"
         args = [sys.executable, "-m", "bench.impair.bridge", "--a", "br-a", "--b", "br-b",
                 "--control", str(self.control_path), "--log", str(self.log_path)]
         if rules is not None:
             args += ["--rules", str(rules)]
+        args += extra or []
         if cpu is not None:
             args = ["taskset", "-c", str(cpu), *args]
         self.stderr_path = workdir / "bridge.stderr"

@@ -89,8 +89,7 @@ def start_impairment(inv: Inventory, topo: Topology, state: lab_state.LabState,
     control = Path(inv.lab.state_dir) / f"impair-{inv.lab.prefix}.sock"
     argv = [sys.executable, "-m", "bench.impair.bridge", "--netns", topo.lan_ns,
             "--a", side_b, "--b", side_d, "--control", str(control),
-            "--log", str(logs_dir(inv) / "impair-events.jsonl"),
-            "--seed", str(inv.impairment.seed)]
+            "--log", str(logs_dir(inv) / "impair-events.jsonl"), "--mtu", str(INFRA_MTU)]
     proc = processes.spawn(state, inv.lab.state_dir, "impair", None, None, argv,
                            logs_dir(inv) / "impair.log")
     deadline = time.monotonic() + 10

@@ -17,7 +17,7 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.lab import netns
@@ -84,6 +84,8 @@ class Link:
         self.stats = LinkStats()
         self._lock = threading.Lock()
         self._pending: deque[TxFrame] = deque()
+        self._backlog: deque[RxFrame] = deque()
+        self.on_backlog: Callable[[], None] | None = None
         sock = netns.socket_in(ns, socket.AF_PACKET, socket.SOCK_RAW, 0)
         try:
             bpf.attach(sock, bpf.drop_all())
@@ -108,36 +110,67 @@ class Link:
         """Put `frame` on the wire; its kernel TX timestamp and pcap number are filled in
         before this returns when the driver stamps synchronously (veth does)."""
         record = TxFrame(frame, comment=comment)
+        woke = False
         with self._lock:
             self.sock.send(frame)
             self.stats.tx_frames += 1
             self._pending.append(record)
-            self._collect_tx_locked()
+            # Frames that arrived before this one left are recorded before it, so the
+            # pcap is in wire (kernel timestamp) order; they wait in the backlog.
+            arrived = self._read_locked(256)
+            if arrived:
+                self._collect_tx_locked(before=arrived)
+                woke = True
+            else:
+                self._collect_tx_locked()
+        if woke and self.on_backlog is not None:
+            self.on_backlog()
         return record
+
+    @property
+    def has_backlog(self) -> bool:
+        return bool(self._backlog)
 
     def receive(self, max_frames: int = 256) -> list[RxFrame]:
         """Every frame queued on the socket (up to `max_frames`), without blocking."""
-        out: list[RxFrame] = []
-        sock = self.sock
         with self._lock:
             if self._pending:
                 self._collect_tx_locked()
-            for _ in range(max_frames):
-                try:
-                    data, anc, _flags, _addr = sock.recvmsg(65536, 256)
-                except BlockingIOError:
-                    break
-                ts_ns = sockopt.timestamp_ns(anc)
-                if not ts_ns:
-                    self.stats.rx_missing_ts += 1
-                number = 0
-                if self.pcap is not None:
-                    number = self.pcap.write(data, ts_ns, INBOUND, self.ifname)
-                out.append(RxFrame(data, ts_ns, number))
-            self.stats.rx_frames += len(out)
+            out = list(self._backlog)
+            self._backlog.clear()
+            if len(out) < max_frames:
+                out.extend(self._record_rx(self._read_locked(max_frames - len(out))))
         return out
 
-    def _collect_tx_locked(self) -> None:
+    def _read_locked(self, max_frames: int) -> list[tuple[bytes, int]]:
+        """Up to `max_frames` queued frames with their RX timestamps (not yet recorded)."""
+        got: list[tuple[bytes, int]] = []
+        sock = self.sock
+        for _ in range(max_frames):
+            try:
+                data, anc, _flags, _addr = sock.recvmsg(65536, 256)
+            except BlockingIOError:
+                break
+            ts_ns = sockopt.timestamp_ns(anc)
+            if not ts_ns:
+                self.stats.rx_missing_ts += 1
+            got.append((data, ts_ns))
+        self.stats.rx_frames += len(got)
+        return got
+
+    def _record_rx(self, frames: list[tuple[bytes, int]]) -> list[RxFrame]:
+        out = []
+        for data, ts_ns in frames:
+            number = 0
+            if self.pcap is not None:
+                number = self.pcap.write(data, ts_ns, INBOUND, self.ifname)
+            out.append(RxFrame(data, ts_ns, number))
+        return out
+
+    def _collect_tx_locked(self, before: list[tuple[bytes, int]] | None = None) -> None:
+        """Read TX stamps; `before` are received frames to record (and backlog) in
+        timestamp order with the sent ones."""
+        rx = deque(before or ())
         while self._pending:
             try:
                 _data, anc, _flags, _addr = self.sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
@@ -149,12 +182,16 @@ class Link:
                 raise
             ts_ns = sockopt.timestamp_ns(anc)
             if ts_ns:
+                while rx and rx[0][1] <= ts_ns:
+                    self._backlog.extend(self._record_rx([rx.popleft()]))
                 self._record_tx(self._pending.popleft(), ts_ns)
         # A stamp that never comes (link down): record the frame anyway, flagged.
         now = time.monotonic_ns()
         while self._pending and now - self._pending[0].queued_ns > _TX_TS_GIVEUP_NS:
             self.stats.tx_missing_ts += 1
             self._record_tx(self._pending.popleft(), 0)
+        if rx:
+            self._backlog.extend(self._record_rx(list(rx)))
 
     def _record_tx(self, record: TxFrame, ts_ns: int) -> None:
         record.ts_ns = ts_ns

@@ -47,6 +47,7 @@ class IoLoop:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.error: BaseException | None = None
+        link.on_backlog = self._on_backlog
 
     @property
     def thread(self) -> threading.Thread:
@@ -68,6 +69,10 @@ class IoLoop:
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer:
         return self.call_at(time.monotonic_ns() + int(delay_s * 1e9), fn)
 
+    def _on_backlog(self) -> None:
+        if threading.current_thread() is not self._thread:
+            self.wake()
+
     def wake(self) -> None:
         try:
             os.write(self._wake_w, b"x")
@@ -83,6 +88,8 @@ class IoLoop:
         os.close(self._wake_w)
 
     def _timeout_s(self) -> float | None:
+        if self.link.has_backlog:
+            return 0.0
         with self.lock:
             while self._heap and self._heap[0][2].cancelled:
                 heapq.heappop(self._heap)
@@ -104,7 +111,7 @@ class IoLoop:
                     except BlockingIOError:
                         pass
                 with self.lock:
-                    if link_fd in readable:
+                    if link_fd in readable or self.link.has_backlog:
                         while True:
                             batch = self.link.receive()
                             if batch:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PATTERN_MOD = 251
 
 
-def lab_inventory(state_dir: Path, prefix: str = "ht-", impairment: str = "none",
+def lab_inventory(state_dir: Path, prefix: str = "ht-", impairment: str = "bridge",
                    duts: list[str] | None = None) -> Inventory:
     """The shipped inventory with a test prefix, a private state dir, and chosen DUTs."""
     data = yaml.safe_load((ROOT / "inventory.yaml").read_text())

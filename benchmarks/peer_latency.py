@@ -1,0 +1,243 @@
+"""Reaction time of the reference peer, and the accuracy of its kernel timestamps.
+
+Reaction time: a data segment from the DUT in, the peer's ACK out, both stamped by the
+kernel on the bench interface. The Linux kernel in a namespace is the DUT; it sends one
+small segment at a time (TCP_NODELAY, spaced) and the peer ACKs each at once.
+Measured for the model (plain Python on the raw socket) and, in the same run, for a
+scapy-in-the-loop responder as the baseline.
+
+Timestamp error: the peer's own kernel timestamps (RX and TX) against an independent
+AF_PACKET capture on the DUT's side of the veth, frame by frame.
+
+Prints a table; exits 1 when a target is missed. Needs root. Namespaces are
+hbt-model-bench-*, removed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import socket
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.lab import links, netns  # noqa: E402
+from bench.model import ConnOptions, DropRule, Peer  # noqa: E402
+from bench.model.segment import parse_frame  # noqa: E402
+from bench.wire import Capture  # noqa: E402
+
+PEER_IP, PEER_MAC, DUT_IP = "192.0.2.2", "02:00:00:00:01:02", "192.0.2.10"
+TARGET_P50_US, TARGET_P99_US, TARGET_TS_P99_US = 60.0, 100.0, 50.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q / 100 * len(ordered)), len(ordered) - 1)]
+
+
+def dut_sender(sock: socket.socket, count: int, gap_s: float) -> threading.Thread:
+    """The DUT writes `count` one-byte messages, `gap_s` apart."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run() -> None:
+        for _ in range(count):
+            sock.send(b"x")
+            time.sleep(gap_s)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def reactions_us(frames: list[tuple[int, bool, bytes]], dut_port: int) -> list[float]:
+    """From (ts_ns, outgoing, frame) on the bench interface: data from DUT -> next ACK
+    out that covers it."""
+    out: list[float] = []
+    waiting: list[tuple[int, int]] = []  # (end seq, ts)
+    for ts_ns, outgoing, frame in frames:
+        seg = parse_frame(frame)
+        if seg is None:
+            continue
+        if not outgoing and seg.sport == dut_port and seg.payload:
+            waiting.append(((seg.seq + len(seg.payload)) & 0xFFFFFFFF, ts_ns))
+        elif outgoing and seg.dport == dut_port and waiting:
+            keep = []
+            for end, t_in in waiting:
+                if (seg.ack - end) & 0xFFFFFFFF < 1 << 31:
+                    out.append((ts_ns - t_in) / 1000)
+                else:
+                    keep.append((end, t_in))
+            waiting = keep
+    return out
+
+
+def scapy_responder(ns: str, ifname: str, port: int, stop: threading.Event,
+                    ready: threading.Event) -> threading.Thread:
+    """A scapy peer with a persistent L2 socket: sniff a data segment, answer an ACK."""
+
+    def run() -> None:
+        from scapy.config import conf
+        from scapy.layers.inet import IP, TCP
+        from scapy.layers.l2 import Ether
+
+        netns.enter(ns)
+        sock = conf.L2socket(iface=ifname, filter=f"tcp and src port {port}")
+        ready.set()
+        try:
+            while not stop.is_set():
+                pkt = sock.recv()
+                if pkt is None or TCP not in pkt or not len(pkt[TCP].payload):
+                    continue
+                ip, tcp = pkt[IP], pkt[TCP]
+                reply = (Ether(src=PEER_MAC, dst=pkt[Ether].src)
+                         / IP(src=ip.dst, dst=ip.src)
+                         / TCP(sport=tcp.dport, dport=tcp.sport, flags="A", seq=tcp.ack,
+                               ack=tcp.seq + len(tcp.payload), window=65535))
+                sock.send(reply)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def measure(count: int, gap_s: float) -> dict[str, list[float]]:
+    tag = secrets.token_hex(2)
+    peer_ns, dut_ns = f"hbt-model-bench-p{tag}", f"hbt-model-bench-d{tag}"
+    results: dict[str, list[float]] = {}
+    try:
+        for ns in (peer_ns, dut_ns):
+            netns.create(ns)
+            links.loopback_up(ns)
+        links.veth(peer_ns, "peer0", dut_ns, "eth0")
+        links.add_address(dut_ns, "eth0", f"{DUT_IP}/24")
+        srv = netns.socket_in(dut_ns, socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind((DUT_IP, 6000))
+        srv.listen(4)
+        bench_cap = Capture(peer_ns, "peer0", [f"{PEER_IP}/32"])
+        dut_cap = Capture(dut_ns, "eth0", [f"{PEER_IP}/32"])
+        peer = Peer(peer_ns, "peer0", PEER_IP, PEER_MAC)
+        captured: list[tuple[int, bool, bytes]] = []
+        dut_side: list[tuple[int, bool, bytes]] = []
+        try:
+            # --- the model ------------------------------------------------------
+            conn = peer.connect(DUT_IP, 6000, ConnOptions(delayed_ack_s=0))
+            dut, _ = srv.accept()
+            mark = peer.mark()
+            dut_sender(dut, count, gap_s).join()
+            time.sleep(0.05)
+            log = peer.segments(mark)
+            own = [(s.ts_ns, s.direction == "out", s) for s in log]
+            results["model (own kernel stamps)"] = _reactions_from_log(own)
+            captured += [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
+            dut_side += [(c.ts_ns, c.outgoing, c.data) for c in dut_cap.read()]
+            results["model (bench capture)"] = reactions_us(captured, 6000)
+            results["timestamp error"] = _timestamp_errors(log, dut_side)
+            conn.abort()
+            dut.close()
+
+            # --- scapy baseline on a second connection ---------------------------
+            srv2 = netns.socket_in(dut_ns, socket.AF_INET, socket.SOCK_STREAM)
+            srv2.bind((DUT_IP, 6001))
+            srv2.listen(4)
+            conn2 = peer.connect(DUT_IP, 6001, ConnOptions(timestamps=False, sack_permitted=False))
+            dut2, _ = srv2.accept()
+            peer.add_drop_rule(DropRule("in", lambda s: s.sport == 6001, count=None))
+            stop, ready = threading.Event(), threading.Event()
+            scapy_responder(peer_ns, "peer0", 6001, stop, ready)
+            ready.wait(10)
+            bench_cap.read()
+            dut_sender(dut2, max(count // 2, 200), gap_s * 3).join()
+            time.sleep(0.2)
+            stop.set()
+            frames = [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
+            results["scapy baseline (bench capture)"] = reactions_us(frames, 6001)
+            conn2.abort()
+            dut2.close()
+        finally:
+            peer.close()
+            bench_cap.close()
+            dut_cap.close()
+    finally:
+        for ns in (peer_ns, dut_ns):
+            netns.remove(ns)
+    return results
+
+
+def _reactions_from_log(entries: list) -> list[float]:  # type: ignore[type-arg]
+    out: list[float] = []
+    waiting: list[tuple[int, int]] = []
+    for ts_ns, outgoing, seg in entries:
+        if not outgoing and seg.payload:
+            waiting.append(((seg.seq + len(seg.payload)) & 0xFFFFFFFF, ts_ns))
+        elif outgoing and waiting:
+            keep = []
+            for end, t_in in waiting:
+                if (seg.ack - end) & 0xFFFFFFFF < 1 << 31:
+                    out.append((ts_ns - t_in) / 1000)
+                else:
+                    keep.append((end, t_in))
+            waiting = keep
+    return out
+
+
+def _timestamp_errors(log: list, dut_side: list[tuple[int, bool, bytes]]) -> list[float]:  # type: ignore[type-arg]
+    """|bench stamp - DUT-side stamp| per frame, matched on (ports, seq, ack, flags, len)."""
+    def key(seg) -> tuple:  # type: ignore[no-untyped-def,type-arg]
+        return (seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, len(seg.payload),
+                seg.options_raw)
+
+    dut_ts: dict[tuple, int] = {}  # type: ignore[type-arg]
+    for ts_ns, _outgoing, frame in dut_side:
+        seg = parse_frame(frame)
+        if seg is not None:
+            dut_ts.setdefault(key(seg), ts_ns)
+    errors = []
+    for seg in log:
+        other = dut_ts.get(key(seg))
+        if other is not None and seg.ts_ns:
+            errors.append(abs(seg.ts_ns - other) / 1000)
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000, help="exchanges per run")
+    parser.add_argument("--gap-ms", type=float, default=2.0, help="DUT send spacing")
+    args = parser.parse_args(argv)
+    results = measure(args.count, args.gap_ms / 1000)
+    print(f"{'figure':34} {'n':>6} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'max us':>9}")
+    for name, values in results.items():
+        if values:
+            print(f"{name:34} {len(values):6d} {statistics.median(values):9.1f} "
+                  f"{percentile(values, 90):9.1f} {percentile(values, 99):9.1f} "
+                  f"{max(values):9.1f}")
+        else:
+            print(f"{name:34} {0:6d} {'-':>9} {'-':>9} {'-':>9} {'-':>9}")
+    checks: list[tuple[str, Callable[[], bool]]] = [
+        ("model p50 <= 60 us", lambda: statistics.median(
+            results["model (own kernel stamps)"]) <= TARGET_P50_US),
+        ("model p99 <= 100 us", lambda: percentile(
+            results["model (own kernel stamps)"], 99) <= TARGET_P99_US),
+        ("timestamp error p99 <= 50 us", lambda: percentile(
+            results["timestamp error"], 99) <= TARGET_TS_P99_US),
+        (f"at least {args.count} model exchanges", lambda: len(
+            results["model (own kernel stamps)"]) >= args.count),
+    ]
+    failed = False
+    for name, check in checks:
+        ok = bool(results.get("model (own kernel stamps)")) and check()
+        failed |= not ok
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
