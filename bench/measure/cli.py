@@ -1,0 +1,121 @@
+"""`hilbench measure NAME --dut X [--out DIR] [-o KEY=VALUE ...]`: run one measurement
+against a DUT of the running lab, print a table (figure, verdict against the DUT's
+profile, evidence) and write DIR/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.measure.handshake import (
+    measure_isn_predictability,
+    measure_rst_on_closed_port,
+    measure_syn_retries,
+    measure_synack_retries,
+    related,
+)
+from bench.measure.mss import measure_offered_mss
+from bench.measure.result import Measurement
+from bench.measure.time_wait import measure_time_wait_duration
+
+MEASUREMENTS: dict[str, Callable[..., Measurement]] = {
+    "syn_retries": measure_syn_retries,
+    "synack_retries": measure_synack_retries,
+    "rst_on_closed_port": measure_rst_on_closed_port,
+    "isn_predictability": measure_isn_predictability,
+    "offered_mss": measure_offered_mss,
+    "time_wait_duration": measure_time_wait_duration,
+}
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """'rounds=2' -> ('rounds', 2); values are JSON when they parse, else strings;
+    'settings.tcp_syn_retries=2' -> ('settings', {'tcp_syn_retries': 2})."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if isinstance(value, list):
+        value = tuple(value)
+    head, dot, sub = key.partition(".")
+    return (head, {sub: value}) if dot else (key, value)
+
+
+def options_from(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key, value in pairs:
+        if isinstance(value, dict) and isinstance(options.get(key), dict):
+            options[key].update(value)
+        else:
+            options[key] = value
+    return options
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    import sys
+
+    from bench.cli import EXIT_USAGE, inventory_from
+    from bench.lab.access import DutSession
+    from bench.measure.peer_session import dut_ip, open_peer
+    from bench.profiles import load_profile
+    from bench.verdict import judge
+
+    inv = inventory_from(args)
+    try:
+        entry = inv.dut(args.dut)
+    except KeyError as exc:
+        print(f"hilbench: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out or f"results/{time.strftime('%Y%m%d-%H%M%S')}-{args.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    options = options_from(args.option or [])
+    with DutSession(inv, args.dut, out) as dut, open_peer(inv, out) as peer:
+        m = MEASUREMENTS[args.name](dut, peer, dut_ip(inv, args.dut), out, **options)
+        consts = dut.consts()
+    profile = load_profile(entry.profile)
+    context = {"link_mtu": entry.link.mtu}
+    results = []
+    rows = [["figure", "value", "+-", "verdict", "evidence"]]
+    for one in [m, *related(m)]:
+        # judged with the constants in force during the experiment
+        in_force = {**consts, **one.details.get("settings", {})}
+        verdict = judge(one, profile, in_force, context)
+        results.append({"measurement": one.model_dump(mode="json"),
+                        "verdict": verdict.model_dump(mode="json")})
+        frames = ",".join(str(f) for f in one.evidence.frames[:8])
+        more = "..." if len(one.evidence.frames) > 8 else ""
+        rows.append([one.name, f"{one.value} {one.unit}", f"{one.tolerance.abs:g}",
+                     verdict.outcome.value, f"frames {frames}{more}" if frames else ""])
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"{args.name} on {args.dut} (profile {entry.profile})")
+    print(table(rows))
+    print(f"pcap: {m.evidence.pcap}\nresults: {out / 'results.json'}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `measure NAME --dut X [--out DIR] [-o KEY=VALUE]` to the main CLI."""
+    parser = subparsers.add_parser("measure", help="run one measurement against a DUT")
+    parser.add_argument("name", choices=sorted(MEASUREMENTS), help="what to measure")
+    parser.add_argument("--dut", required=True, help="DUT name from the inventory")
+    parser.add_argument("--out", help="folder for the pcap, console log and results.json")
+    parser.add_argument("-o", "--option", action="append", type=parse_option,
+                        metavar="KEY=VALUE",
+                        help="measurement option, e.g. rounds=2, bracket_s=[52,72], "
+                             "settings.tcp_syn_retries=2")
+    parser.set_defaults(func=cmd_measure)

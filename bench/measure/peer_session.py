@@ -1,0 +1,32 @@
+"""Open the reference peer (bench.model.Peer) where every measurement uses it: in the
+lab's bench namespace `<prefix>bench`, on the inventory's bench.peer interface, with its
+address and MAC, recording a pcapng in the folder the caller names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.inventory.models import Inventory
+from bench.model import ConnOptions, Peer
+
+
+def dut_ip(inv: Inventory, name: str) -> str:
+    """The DUT's lab address (without the prefix length)."""
+    return str(inv.dut(name).link.address.ip)
+
+
+@contextmanager
+def open_peer(inv: Inventory, pcap_dir: Path, name: str = "peer",
+              defaults: ConnOptions | None = None) -> Iterator[Peer]:
+    """`with open_peer(inv, out) as peer:` -> a Peer writing `<out>/<name>.pcapng`."""
+    pcap_dir = Path(pcap_dir)
+    pcap_dir.mkdir(parents=True, exist_ok=True)
+    side = inv.bench.peer
+    peer = Peer(f"{inv.lab.prefix}bench", side.interface, str(side.address), side.mac,
+                pcap=pcap_dir / f"{name}.pcapng", defaults=defaults)
+    try:
+        yield peer
+    finally:
+        peer.close()

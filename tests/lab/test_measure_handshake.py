@@ -1,0 +1,156 @@
+"""The handshake measurements (HS-06, HS-07, HS-08, HS-11, MS-01) against the Linux host
+DUT and the lwIP board (ci-fast), each judged against the DUT's profile: pass or a
+documented deviation, with the figures checked and every pcap readable by tshark."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bench.inventory import Inventory
+from bench.lab.access import DutSession
+from bench.lab.down import down
+from bench.lab.up import up
+from bench.measure.handshake import (
+    measure_isn_predictability,
+    measure_rst_on_closed_port,
+    measure_syn_retries,
+    measure_synack_retries,
+    related,
+)
+from bench.measure.mss import measure_offered_mss
+from bench.measure.peer_session import dut_ip, open_peer
+from bench.measure.result import Measurement
+from bench.model import Peer
+from bench.profiles import load_profile
+from bench.verdict import Outcome, judge
+from firmware_adapters.dut import Dut
+from tests.lab.labkit import lab_inventory
+
+DUTS = ["linux-host", "lwip-m3"]
+PREFIX = "hm-"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
+    from tests.conftest import require_lab
+
+    require_lab()
+    inv = lab_inventory(tmp_path_factory.mktemp("lab"), prefix=PREFIX, duts=DUTS)
+    down(inv, say=lambda _: None)
+    up(inv, say=lambda _: None)
+    yield inv
+    down(inv, say=lambda _: None)
+
+
+@dataclass
+class Bench:
+    inv: Inventory
+    name: str
+    dut: Dut
+    peer: Peer
+    ip: str
+    out: Path
+
+    def judge(self, m: Measurement) -> Outcome:
+        entry = self.inv.dut(self.name)
+        in_force = {**self.dut.consts(), **m.details.get("settings", {})}
+        verdict = judge(m, load_profile(entry.profile), in_force, {"link_mtu": entry.link.mtu})
+        print(verdict.message)
+        return verdict.outcome
+
+
+@pytest.fixture(params=DUTS)
+def bench(lab: Inventory, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
+    name = request.param
+    with DutSession(lab, name, tmp_path) as dut, open_peer(lab, tmp_path) as peer:
+        yield Bench(lab, name, dut, peer, dut_ip(lab, name), tmp_path)
+    assert_pcap_opens(tmp_path / "peer.pcapng")
+
+
+def assert_pcap_opens(path: Path) -> None:
+    done = subprocess.run(["tshark", "-r", str(path), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+# Findings: the linux-6 profile expects tcp_syn_retries + tcp_syn_linear_timeouts SYN
+# retransmissions (2 + 4 = 6, give-up at 11 s); the 6.18 kernel of the lab sends 5, all
+# 1 s apart, and reports ETIMEDOUT at about 7 s. Kept visible until the profile is fixed.
+PROFILE_DISAGREES = {("linux-host", n) for n in ("syn_retries", "syn_intervals_s",
+                                                 "syn_give_up_s")}
+# With linear SYN timeouts the profile documents no single backoff factor.
+UNJUDGED = {("linux-host", "syn_backoff_factor")}
+
+
+def judged_ok(b: Bench, m: Measurement) -> None:
+    for one in [m, *related(m)]:
+        outcome = b.judge(one)
+        if (b.name, one.name) in PROFILE_DISAGREES:
+            assert outcome is Outcome.FAIL, f"profile fixed? drop {one.name} from the list"
+        elif (b.name, one.name) in UNJUDGED:
+            assert outcome is Outcome.NOT_JUDGED
+        else:
+            assert outcome in (Outcome.PASS, Outcome.DEVIATION), one.describe()
+
+
+@pytest.mark.slow
+def test_syn_retries(bench: Bench) -> None:
+    linux = bench.name == "linux-host"
+    settings = {"tcp_syn_retries": 2} if linux else None
+    m = measure_syn_retries(bench.dut, bench.peer, bench.ip, bench.out, settings=settings)
+    print(m.model_dump_json(indent=1))
+    assert m.details["error_seen"] and m.evidence.frames
+    if linux:
+        linear = int(bench.dut.consts().get("tcp_syn_linear_timeouts", "0"))
+        assert m.value >= 2 and m.details["error_code"] == "ETIMEDOUT"
+        for gap in m.samples[:linear + 1]:
+            assert gap == pytest.approx(1.0, rel=0.125)
+        assert bench.dut.consts()["tcp_syn_retries"] != "2"  # restored
+    else:
+        assert m.value == 6
+        for gap in m.samples:
+            assert gap == pytest.approx(3.0, abs=0.5)
+        assert 17.5 <= m.details["give_up_s"] <= 21.5
+        assert m.details["rst_sent"] is False
+    judged_ok(bench, m)
+
+
+@pytest.mark.slow
+def test_synack_retries(bench: Bench) -> None:
+    linux = bench.name == "linux-host"
+    settings = {"tcp_synack_retries": 2} if linux else None
+    m = measure_synack_retries(bench.dut, bench.peer, bench.ip, bench.out, settings=settings)
+    print(m.model_dump_json(indent=1))
+    if linux:
+        assert m.value == 2
+        assert m.samples == [pytest.approx(1.0, rel=0.125), pytest.approx(2.0, rel=0.125)]
+    else:
+        assert m.value == 2
+        assert m.samples == [pytest.approx(3.0, abs=0.5), pytest.approx(6.0, abs=0.5)]
+    assert m.details["rst_sent"] is False
+    judged_ok(bench, m)
+
+
+def test_rst_on_closed_port(bench: Bench) -> None:
+    m = measure_rst_on_closed_port(bench.dut, bench.peer, bench.ip, bench.out)
+    assert m.value is True and m.details["reply_flags"] == "RA"
+    assert m.details["rst_ack_ok"] and 0 <= m.details["reply_delay_ms"] < 100
+    judged_ok(bench, m)
+
+
+def test_isn_predictability(bench: Bench) -> None:
+    m = measure_isn_predictability(bench.dut, bench.peer, bench.ip, bench.out)
+    print(m.details)
+    assert len(m.details["isns"]) == 8 and len(m.evidence.frames) == 8
+    assert m.value is (bench.name != "linux-host")
+    judged_ok(bench, m)
+
+
+def test_offered_mss(bench: Bench) -> None:
+    m = measure_offered_mss(bench.dut, bench.peer, bench.ip, bench.out)
+    assert m.value == (1460 if bench.name == "linux-host" else 536)
+    judged_ok(bench, m)
