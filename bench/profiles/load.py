@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bench.inventory.load import yaml_path
 from bench.profiles.models import VALUE_KEYS, Profile
 
 PROFILE_DIR = Path(__file__).parent
@@ -29,14 +30,6 @@ class ProfileError(Exception):
         self.lines = lines
 
 
-def _key_path(loc: tuple[str | int, ...]) -> str:
-    """('expect', 'syn_intervals_s', 'value', 2) -> 'expect.syn_intervals_s.value[2]'."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _lines(source: str, error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
@@ -47,7 +40,7 @@ def _lines(source: str, error: ValidationError) -> list[str]:
             message = "unknown key (check the spelling)"
         elif item["type"] == "missing":
             message = "required key is missing"
-        line = f"{source}: {_key_path(loc)}: {message}"
+        line = f"{source}: {yaml_path(loc)}: {message}"
         if line not in lines:
             lines.append(line)
     return lines
