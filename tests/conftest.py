@@ -21,14 +21,18 @@ def lab_unavailable_reason() -> str | None:
     return None
 
 
-def require_lab() -> None:
-    """Skip (or, under CI=true, fail) the calling test when the lab cannot run."""
-    reason = lab_unavailable_reason()
-    if reason is None:
-        return
+def skip_or_fail(reason: str) -> None:
+    """Skip the calling test; under CI=true fail it instead, so CI never hides a gap."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_lab() -> None:
+    """Skip (or, under CI=true, fail) the calling test when the lab cannot run."""
+    reason = lab_unavailable_reason()
+    if reason is not None:
+        skip_or_fail(reason)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -4,12 +4,16 @@ folder, so a test never touches a lab a developer has up) and namespaced sockets
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
 from bench.inventory import Inventory, parse
 from bench.lab import netns
+from bench.lab.down import down
+from bench.lab.up import up
 
 ROOT = Path(__file__).resolve().parents[2]
 PATTERN_MOD = 251
@@ -45,3 +49,18 @@ def recv_exactly(sock: socket.socket, nbytes: int) -> bytes:
             break
         chunks += chunk
     return bytes(chunks)
+
+
+@contextmanager
+def running_lab(state_dir: Path, prefix: str, duts: list[str]) -> Iterator[Inventory]:
+    """A private lab (own prefix) with `duts`, built from scratch and always torn down."""
+    from tests.conftest import require_lab
+
+    require_lab()
+    inv = lab_inventory(state_dir, prefix=prefix, duts=duts)
+    down(inv, say=lambda _: None)
+    up(inv, say=lambda _: None)
+    try:
+        yield inv
+    finally:
+        down(inv, say=lambda _: None)

@@ -18,23 +18,16 @@ import yaml
 from bench.inventory import Inventory
 from bench.lab import netns
 from bench.lab.access import DutSession
-from bench.lab.down import down
 from bench.lab.up import up
-from tests.lab.labkit import ROOT, bench_socket, lab_inventory, pattern, recv_exactly
+from tests.lab.labkit import ROOT, bench_socket, lab_inventory, pattern, recv_exactly, running_lab
 
 MB = 1_000_000
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
-    from tests.conftest import require_lab
-
-    require_lab()
-    inv = lab_inventory(tmp_path_factory.mktemp("lab"), prefix="ht-", duts=["linux-host"])
-    down(inv, say=lambda _: None)
-    up(inv, say=lambda _: None)
-    yield inv
-    down(inv, say=lambda _: None)
+    with running_lab(tmp_path_factory.mktemp("lab"), prefix="ht-", duts=["linux-host"]) as inv:
+        yield inv
 
 
 def test_up_twice_is_harmless(lab: Inventory) -> None:

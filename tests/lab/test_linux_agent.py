@@ -12,7 +12,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,10 @@ from typing import TypeVar
 import pytest
 import serial
 from pyroute2 import netns
+
+from bench.lab.netns import run_in
+from tests.conftest import require_lab
+from tests.lab.labkit import recv_exactly
 
 pytestmark = pytest.mark.lab
 
@@ -31,47 +34,9 @@ MB = 1_000_000
 T = TypeVar("T")
 
 
-def _require_root() -> None:
-    if os.geteuid() == 0:
-        return
-    reason = "the Linux agent lab test needs root to create network namespaces"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def expected_pattern(length: int) -> bytes:
     """byte[k] = k mod 251, computed here independently of the agent's code."""
     return bytes(k % 251 for k in range(length))
-
-
-def in_netns(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn` in a thread that entered namespace `name` (setns is per thread)."""
-    box: dict[str, object] = {}
-
-    def body() -> None:
-        try:
-            netns.setns(name, flags=0)
-            box["value"] = fn()
-        except BaseException as exc:  # re-raised in the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=body)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["value"]  # type: ignore[return-value]
-
-
-def recv_exactly(sock: socket.socket, nbytes: int) -> bytes:
-    out = bytearray()
-    while len(out) < nbytes:
-        chunk = sock.recv(min(65536, nbytes - len(out)))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
 
 
 def parse_kv(tokens: list[str]) -> dict[str, str]:
@@ -156,7 +121,7 @@ def _ip(*args: str) -> None:
 @pytest.fixture(scope="module")
 def lab() -> Iterator[dict[str, str]]:
     """Two namespaces joined by a veth pair; both deleted afterwards."""
-    _require_root()
+    require_lab()
     tag = secrets.token_hex(3)
     agent_ns, bench_ns = f"hbt-agent-{tag}", f"hbt-agentb-{tag}"
     try:
@@ -218,7 +183,7 @@ def bench_listener(lab: dict[str, str], port: int) -> socket.socket:
         sock.settimeout(10)
         return sock
 
-    return in_netns(lab["bench"], make)
+    return run_in(lab["bench"], make)
 
 
 def bench_connect(lab: dict[str, str], port: int) -> socket.socket:
@@ -228,7 +193,7 @@ def bench_connect(lab: dict[str, str], port: int) -> socket.socket:
         sock.connect((AGENT_ADDR, port))
         return sock
 
-    return in_netns(lab["bench"], make)
+    return run_in(lab["bench"], make)
 
 
 def agent_connects(agent: Console, listener: socket.socket, port: int) -> tuple[int, socket.socket]:
@@ -398,7 +363,7 @@ def test_udp_echo_and_count(agent: Console, lab: dict[str, str]) -> None:
             sock.sendto(b"ping", (AGENT_ADDR, 7007))
             return sock.recv(100)
 
-    assert in_netns(lab["bench"], echo) == b"ping"
+    assert run_in(lab["bench"], echo) == b"ping"
     stat = agent.ok("udp stat 7007")
     assert (stat["rx_dgrams"], stat["rx_bytes"], stat["tx_dgrams"]) == ("1", "4", "1")
 

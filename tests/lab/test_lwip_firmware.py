@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 import socket
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from sim.mps2_lwip import qemu_board, smoke
+from tests.conftest import require_lab, skip_or_fail
 
 pytestmark = pytest.mark.lab
 
@@ -31,22 +31,10 @@ VARIANTS = ("stock", "tuned", "ci-fast")
 BUILD_ID_RE = re.compile(r"^(?P<ver>\S+)-(?P<variant>stock|tuned|ci-fast)-(?P<h>[0-9a-f]{8})$")
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        _missing("the lwIP firmware lab test needs root to create network namespaces "
-                 "and TAP devices")
-
-
 def _require_tools(*tools: str) -> None:
     for t in tools:
         if shutil.which(t) is None:
-            _missing(f"{t} is not installed (apt: qemu-system-arm gcc-arm-none-eabi "
+            skip_or_fail(f"{t} is not installed (apt: qemu-system-arm gcc-arm-none-eabi "
                      "libnewlib-arm-none-eabi dpkg-dev)")
 
 
@@ -87,7 +75,7 @@ def test_images_build_ids_and_size(firmware):
 
 @pytest.fixture
 def lab_env():
-    _require_root()
+    require_lab()
     _require_tools("qemu-system-arm", "ip")
 
 

@@ -13,11 +13,9 @@ import pytest
 
 from bench.inventory import Inventory
 from bench.lab.access import DutSession
-from bench.lab.down import down
-from bench.lab.up import up
 from bench.model import Peer
 from bench.model.pattern import SegmentPattern
-from tests.lab.labkit import lab_inventory
+from tests.lab.labkit import running_lab
 
 TICK_S = 0.5  # lwIP's TCP_SLOW_INTERVAL: its retransmission timer's granularity
 STOCK_SCHEDULE_S = [3.0, 6.0, 12.0]
@@ -25,14 +23,8 @@ STOCK_SCHEDULE_S = [3.0, 6.0, 12.0]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
-    from tests.conftest import require_lab
-
-    require_lab()
-    inv = lab_inventory(tmp_path_factory.mktemp("lab"), prefix="hr-", duts=["lwip-m3-stock"])
-    down(inv, say=lambda _: None)
-    up(inv, say=lambda _: None)
-    yield inv
-    down(inv, say=lambda _: None)
+    with running_lab(tmp_path_factory.mktemp("lab"), prefix="hr-", duts=["lwip-m3-stock"]) as inv:
+        yield inv
 
 
 @pytest.mark.slow

@@ -11,27 +11,19 @@ import pytest
 
 from bench.inventory import Inventory
 from bench.lab.access import DutSession
-from bench.lab.down import down
-from bench.lab.up import up
 from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.time_wait import measure_time_wait_duration
 from bench.profiles import load_profile
 from bench.verdict import Outcome, judge
-from tests.lab.labkit import lab_inventory
+from tests.lab.labkit import running_lab
 
 DUTS = ["linux-host", "lwip-m3"]
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
-    from tests.conftest import require_lab
-
-    require_lab()
-    inv = lab_inventory(tmp_path_factory.mktemp("lab"), prefix="hc-", duts=DUTS)
-    down(inv, say=lambda _: None)
-    up(inv, say=lambda _: None)
-    yield inv
-    down(inv, say=lambda _: None)
+    with running_lab(tmp_path_factory.mktemp("lab"), prefix="hc-", duts=DUTS) as inv:
+        yield inv
 
 
 def run(lab: Inventory, name: str, out: Path, **options: object) -> None:

@@ -13,8 +13,6 @@ import pytest
 
 from bench.inventory import Inventory
 from bench.lab.access import DutSession
-from bench.lab.down import down
-from bench.lab.up import up
 from bench.measure.handshake import (
     measure_isn_predictability,
     measure_rst_on_closed_port,
@@ -29,7 +27,7 @@ from bench.model import Peer
 from bench.profiles import load_profile
 from bench.verdict import Outcome, judge
 from firmware_adapters.dut import Dut
-from tests.lab.labkit import lab_inventory
+from tests.lab.labkit import running_lab
 
 DUTS = ["linux-host", "lwip-m3"]
 PREFIX = "hm-"
@@ -37,14 +35,8 @@ PREFIX = "hm-"
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
-    from tests.conftest import require_lab
-
-    require_lab()
-    inv = lab_inventory(tmp_path_factory.mktemp("lab"), prefix=PREFIX, duts=DUTS)
-    down(inv, say=lambda _: None)
-    up(inv, say=lambda _: None)
-    yield inv
-    down(inv, say=lambda _: None)
+    with running_lab(tmp_path_factory.mktemp("lab"), prefix=PREFIX, duts=DUTS) as inv:
+        yield inv
 
 
 @dataclass
