@@ -7,29 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.measure.handshake import (
-    measure_isn_predictability,
-    measure_rst_on_closed_port,
-    measure_syn_retries,
-    measure_synack_retries,
-    related,
-)
-from bench.measure.mss import measure_offered_mss
-from bench.measure.result import Measurement
-from bench.measure.time_wait import measure_time_wait_duration
-
-MEASUREMENTS: dict[str, Callable[..., Measurement]] = {
-    "syn_retries": measure_syn_retries,
-    "synack_retries": measure_synack_retries,
-    "rst_on_closed_port": measure_rst_on_closed_port,
-    "isn_predictability": measure_isn_predictability,
-    "offered_mss": measure_offered_mss,
-    "time_wait_duration": measure_time_wait_duration,
-}
+from bench.measure.registry import MEASUREMENTS
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -91,7 +72,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     context = {"link_mtu": entry.link.mtu}
     results = []
     rows = [["figure", "value", "+-", "verdict", "evidence"]]
-    for one in [m, *related(m)]:
+    for one in m.figures():
         # judged with the constants in force during the experiment
         in_force = {**consts, **one.details.get("settings", {})}
         verdict = judge(one, profile, in_force, context)

@@ -145,13 +145,13 @@ def measure_syn_retries(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
         "port": port,
     }
     lines = [event.raw] if event is not None and event.raw else []
-    return Measurement(
+    return with_related(Measurement(
         name="syn_retries", dut=dut.name, value=max(len(syns) - 1, 0), unit="count",
         behaviours=["HS-08"], samples=gaps, details=details,
         evidence=Evidence(pcap=pcap_path(peer), frames=[s.frame_no for s in syns + rsts],
                           console_lines=lines,
                           note="" if event else f"no 'EVT error' within {timeout_s} s"),
-    )
+    ))
 
 
 # ---------------------------------------------------------- HS-07 SYN-ACK retries
@@ -207,12 +207,12 @@ def measure_synack_retries(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
         "settings": applied,
         "port": port,
     }
-    return Measurement(
+    return with_related(Measurement(
         name="synack_retries", dut=dut.name, value=max(len(synacks) - 1, 0), unit="count",
         behaviours=["HS-07"], samples=gaps, details=details,
         evidence=Evidence(pcap=pcap_path(peer),
                           frames=[syn.frame_no] + [s.frame_no for s in synacks + rsts]),
-    )
+    ))
 
 
 # --------------------------------------------------------- HS-11 RST on closed port
@@ -305,35 +305,26 @@ def measure_isn_predictability(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
 
 
 # ------------------------------------------------------ figures the profile judges
-def related(m: Measurement) -> list[Measurement]:
-    """The further figures a retries measurement carries, as Measurements a profile
-    judges by name (syn_intervals_s, syn_give_up_s, synack_backoff_factor, ...)."""
-
-    def part(name: str, value: Any, unit: str, tol: Tolerance = EXACT,
-             note: str = "") -> Measurement:
-        ev = m.evidence.model_copy(update={"note": note or m.evidence.note})
-        return Measurement(name=name, dut=m.dut, value=value, unit=unit,
-                           behaviours=m.behaviours, samples=m.samples, tolerance=tol,
-                           evidence=ev,
-                           details={"from": m.name, "settings": m.details.get("settings", {})})
-
+def with_related(m: Measurement) -> Measurement:
+    """A retries measurement with its further figures attached as `related`
+    (syn_intervals_s, syn_give_up_s, synack_backoff_factor, ...), judged by name."""
     d = m.details
     out: list[Measurement] = []
     if m.name == "syn_retries":
-        out.append(part("syn_intervals_s", d["syn_intervals_s"], "s", CAPTURE))
+        out.append(m.part("syn_intervals_s", d["syn_intervals_s"], "s", CAPTURE))
         factors = d["backoff_factors"]
         if factors:
-            out.append(part("syn_backoff_factor", round(statistics.median(factors), 4),
-                            "ratio"))
+            out.append(m.part("syn_backoff_factor", round(statistics.median(factors), 4),
+                              "ratio"))
         if d["give_up_s"] is not None:
-            out.append(part("syn_give_up_s", d["give_up_s"], "s",
-                            Tolerance(abs=0.1, why="console latency of 'EVT error'"),
-                            note=d["give_up_basis"]))
+            out.append(m.part("syn_give_up_s", d["give_up_s"], "s",
+                              Tolerance(abs=0.1, why="console latency of 'EVT error'"),
+                              note=d["give_up_basis"]))
     elif m.name == "synack_retries":
-        out.append(part("synack_intervals_s", d["synack_intervals_s"], "s", CAPTURE))
+        out.append(m.part("synack_intervals_s", d["synack_intervals_s"], "s", CAPTURE))
         if d["backoff_factor"] is not None:
-            out.append(part("synack_backoff_factor", d["backoff_factor"], "ratio"))
-        out.append(part("synack_half_open_rst", d["rst_sent"], "bool"))
+            out.append(m.part("synack_backoff_factor", d["backoff_factor"], "ratio"))
+        out.append(m.part("synack_half_open_rst", d["rst_sent"], "bool"))
         if d["give_up_s"] is not None:
-            out.append(part("synack_give_up_s", d["give_up_s"], "s", CAPTURE))
-    return out
+            out.append(m.part("synack_give_up_s", d["give_up_s"], "s", CAPTURE))
+    return m.model_copy(update={"related": out})

@@ -50,6 +50,23 @@ class Measurement(BaseModel):
     tolerance: Tolerance = Tolerance()
     evidence: Evidence = Evidence()
     details: dict[str, Any] = Field(default_factory=dict)
+    # further figures of the same experiment, each judged by its own name
+    # (syn_retries carries syn_intervals_s, syn_give_up_s, ...)
+    related: list[Measurement] = Field(default_factory=list)
+
+    def figures(self) -> list[Measurement]:
+        """This figure and the ones it carries, in order: what a profile judges."""
+        return [self.model_copy(update={"related": []}), *self.related]
+
+    def part(self, name: str, value: Value, unit: str, tolerance: Tolerance | None = None,
+             note: str = "", **details: Any) -> Measurement:
+        """A further figure of this experiment, with the same evidence and settings."""
+        evidence = self.evidence.model_copy(update={"note": note or self.evidence.note})
+        return Measurement(name=name, dut=self.dut, value=value, unit=unit,
+                           behaviours=self.behaviours, samples=self.samples,
+                           tolerance=tolerance or Tolerance(), evidence=evidence,
+                           details={"from": self.name,
+                                    "settings": self.details.get("settings", {}), **details})
 
     def describe(self) -> str:
         """'syn_retries = 6 count (+-0)' for messages and logs."""

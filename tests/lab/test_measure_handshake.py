@@ -18,7 +18,6 @@ from bench.measure.handshake import (
     measure_rst_on_closed_port,
     measure_syn_retries,
     measure_synack_retries,
-    related,
 )
 from bench.measure.mss import measure_offered_mss
 from bench.measure.peer_session import dut_ip, open_peer
@@ -79,7 +78,7 @@ UNJUDGED = {("linux-host", "syn_backoff_factor")}
 
 
 def judged_ok(b: Bench, m: Measurement) -> None:
-    for one in [m, *related(m)]:
+    for one in m.figures():
         outcome = b.judge(one)
         if (b.name, one.name) in PROFILE_DISAGREES:
             assert outcome is Outcome.FAIL, f"profile fixed? drop {one.name} from the list"
