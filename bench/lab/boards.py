@@ -2,7 +2,8 @@
 
 QEMU starts stopped (-S) inside the LAN namespace (its TAP lives there), the console
 relay opens the board's pty, and only then does QMP `cont` start the CPU, so not one
-console byte is lost. QMP `system_reset` is the board's power cycle.
+console byte is lost. Its power cycle (QMP stop, system_reset, cont) is in
+bench.lab.recovery.
 """
 
 from __future__ import annotations
@@ -86,7 +87,3 @@ def start_qemu_board(inv: Inventory, topo: Topology, state: lab_state.LabState, 
     say(f"{dut.name}: QEMU pid {proc.pid}, {hello.stack} build {hello.build}, booted in "
         f"{booted_s * 1000:.0f} ms, console {url}")
 
-
-def power_cycle(inv: Inventory, dut: Dut) -> None:
-    """The emulated board's power cycle: QMP system_reset (the firmware reboots)."""
-    qmp(qmp_socket(inv, dut), "system_reset")

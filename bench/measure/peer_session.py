@@ -19,13 +19,17 @@ def dut_ip(inv: Inventory, name: str) -> str:
 
 @contextmanager
 def open_peer(inv: Inventory, pcap_dir: Path, name: str = "peer",
-              defaults: ConnOptions | None = None) -> Iterator[Peer]:
-    """`with open_peer(inv, out) as peer:` -> a Peer writing `<out>/<name>.pcapng`."""
+              defaults: ConnOptions | None = None, dut: str | None = None) -> Iterator[Peer]:
+    """`with open_peer(inv, out) as peer:` -> a Peer writing `<out>/<name>.pcapng`.
+
+    With `dut` the peer hears only that DUT: several DUTs can then be measured at the
+    same time on the lab's one bench segment (hilbench run does)."""
     pcap_dir = Path(pcap_dir)
     pcap_dir.mkdir(parents=True, exist_ok=True)
     side = inv.bench.peer
     peer = Peer(f"{inv.lab.prefix}bench", side.interface, str(side.address), side.mac,
-                pcap=pcap_dir / f"{name}.pcapng", defaults=defaults)
+                pcap=pcap_dir / f"{name}.pcapng", defaults=defaults,
+                remotes=[f"{dut_ip(inv, dut)}/32"] if dut else ())
     try:
         yield peer
     finally:

@@ -22,7 +22,7 @@ from bench.model.pattern import SegmentPattern, Tolerance
 from bench.model.rules import DropRule
 from bench.model.segment import ACK, RST, SYN, Segment, build_frame, flags_from, parse_frame
 from bench.model.tcb import Tcb, TcpError
-from bench.wire import ArpResponder, IoLoop, Link, PcapngWriter, RxFrame, Timer
+from bench.wire import ArpResponder, IoLoop, Link, PcapngWriter, RxFrame, Timer, TxFrame
 
 FlowKey = tuple[bytes, int, bytes, int]  # local ip, local port, remote ip, remote port
 
@@ -85,6 +85,7 @@ class Peer:
         answer_closed_ports: bool = True,
         defaults: ConnOptions | None = None,
         log_limit: int = 2_000_000,
+        remotes: Sequence[str] = (),
     ) -> None:
         self.ip = ip
         self.ip_raw = ip_bytes(ip)
@@ -93,7 +94,9 @@ class Peer:
         self.stats = PeerStats()
         networks = [f"{ip}/32", *spoof_networks]
         self.pcap = PcapngWriter(pcap) if pcap is not None else None
-        self.link = Link(ns, ifname, mac, networks, self.pcap)
+        # `remotes`: the only hosts heard (the DUT), so peers serving different DUTs at
+        # once on one bench segment never see, nor reset, each other's flows
+        self.link = Link(ns, ifname, mac, networks, self.pcap, sources=remotes)
         self.arp = ArpResponder(self.link.mac, networks, self.link.send)
         self.loop = IoLoop(self.link, self._on_frames, name=f"peer-{ifname}")
         self.lock = self.loop.lock
@@ -104,6 +107,8 @@ class Peer:
         self.drop_rules: list[DropRule] = []
         self.blackhole_ports: set[int] | None = None
         self.blackhole_enabled = False
+        # frames that carry no TCP (UDP, ICMP) go to these, in the I/O thread
+        self.frame_taps: list[Callable[[RxFrame], None]] = []
         self._log: list[Segment] = []
         self._log_base = 0
         self._log_limit = log_limit
@@ -211,6 +216,27 @@ class Peer:
         with self.lock:
             self._ensure_arp(dst)
             return self._send_segment(seg, bad_checksum, data_offset_words)
+
+    def send_ip(self, packet: bytes, comment: str | None = None) -> TxFrame:
+        """Send one hand-made IPv4 packet (UDP, ICMP, ...) to its destination's MAC.
+
+        Returns the frame with its kernel TX timestamp and pcap frame number."""
+        with self.lock:
+            mac = self._ensure_arp(ip_str(packet[16:20]))
+            tx = self.link.send(mac + self.link.mac + b"\x08\x00" + packet, comment)
+            self.last_tx_ns = tx.ts_ns or self.last_tx_ns
+            return tx
+
+    def own_networks(self, networks: Sequence[str]) -> list[str]:
+        """Own the peer's address plus `networks` from now on (spoofed sources: ARP is
+        answered for them and frames to them are received); returns the ranges owned
+        before, to give back later."""
+        owned = [f"{self.ip}/32", *networks]
+        with self.lock:
+            before = [str(n) for n in self.arp.owned[1:]]
+            self.arp.owned = [ipaddress.IPv4Network(n, strict=False) for n in owned]
+            self.link.set_networks(owned)
+        return before
 
     # -------------------------------------------------------------- ARP
     def resolve(self, addr: str, timeout_s: float = 2.0) -> bytes:
@@ -324,6 +350,8 @@ class Peer:
                 continue
             seg = parse_frame(data, frame.ts_ns, frame.frame_no)
             if seg is None:
+                for tap in self.frame_taps:
+                    tap(frame)
                 continue
             self.arp.table[seg.src_ip] = seg.src_mac
             self._log_append(seg)

@@ -78,7 +78,7 @@ def merge(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     """The child's raw profile laid over its (already resolved) parent's."""
     out = {k: v for k, v in parent.items() if k != "inherits"}
     for key, value in child.items():
-        if key in ("consts", "tolerance_by_unit") and isinstance(value, dict):
+        if key in ("consts", "tolerance_by_unit", "measure") and isinstance(value, dict):
             out[key] = {**(parent.get(key) or {}), **value}
         elif key == "expect" and isinstance(value, dict):
             merged = dict(parent.get("expect") or {})

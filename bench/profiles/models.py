@@ -146,6 +146,10 @@ class Profile(Strict):
     consts: dict[str, ConstSpec] = {}
     tolerance_by_unit: dict[str, ToleranceSpec] = {}
     expect: dict[str, Expectation]
+    # How the bench measures this stack: options per measurement name (where to probe,
+    # how long to wait, sysctls that shorten a timer). They change how long a measurement
+    # takes, never what is expected: the verdict still comes from `expect`.
+    measure: dict[str, dict[str, Any]] = {}
 
     @field_validator("consts")
     @classmethod
@@ -162,6 +166,18 @@ class Profile(Strict):
             if not NAME.match(key):
                 raise ValueError(f"{key!r} is not a snake_case measurement name")
         return expect
+
+    @field_validator("measure")
+    @classmethod
+    def _measure_names(cls, measure: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for key in measure:
+            if not NAME.match(key):
+                raise ValueError(f"{key!r} is not a snake_case measurement name")
+        return measure
+
+    def options_for(self, measurement: str) -> dict[str, Any]:
+        """The options this profile gives a measurement (empty when it gives none)."""
+        return dict(self.measure.get(measurement, {}))
 
     def tolerance_for(self, expectation: Expectation) -> Tolerance:
         """The expectation's own tolerance, else the profile's for its unit, else exact."""

@@ -35,15 +35,21 @@ class Insn:
 
 
 def ipv4_filter(
-    dst_networks: Sequence[str], accept_arp: bool = True, match_src: bool = False
+    dst_networks: Sequence[str], accept_arp: bool = True, match_src: bool = False,
+    src_networks: Sequence[str] = (),
 ) -> list[Insn]:
     """Accept ARP (optionally) and IPv4 frames whose destination lies in `dst_networks`.
 
     `dst_networks` are CIDR strings ("192.0.2.2/32", "198.51.100.0/24"): the addresses
     the peer owns, including the spoofed ranges it injects from. With `match_src` a
-    frame also passes when its source lies in one of the networks."""
+    frame also passes when its source lies in one of the networks. With `src_networks`
+    an IPv4 frame must also come from one of them: a peer serving one DUT never sees
+    (nor answers) another DUT's traffic on a shared segment."""
     nets = [ipaddress.IPv4Network(n, strict=False) for n in dst_networks]
-    # Layout: [ldh type][arp?][jeq ip][per net: ld dst, and mask, jeq net][accept][drop]
+    sources = [ipaddress.IPv4Network(n, strict=False) for n in src_networks]
+    # Layout: [ldh type][arp?][jeq ip][per net: ld dst, and mask, jeq net][drop]
+    #         [per source: ld src, and mask, jeq source][drop] [accept][drop]
+    matched = "sources" if sources else "accept"
     body: list[tuple[int, int | str, int | str, int]] = [(_LD_H_ABS, 0, 0, 12)]
     if accept_arp:
         body.append((_JEQ_K, "accept", 0, ETH_P_ARP))
@@ -53,22 +59,32 @@ def ipv4_filter(
         for net in nets:
             body.append((_LD_W_ABS, 0, 0, offset))
             body.append((_AND_K, 0, 0, int(net.netmask)))
-            body.append((_JEQ_K, "accept", 0, int(net.network_address)))
+            body.append((_JEQ_K, matched, 0, int(net.network_address)))
     body.append((_JEQ_K, "drop", "drop", 0))  # fall through to drop
+    sources_at = len(body)
+    for source in sources:
+        body.append((_LD_W_ABS, 0, 0, 26))
+        body.append((_AND_K, 0, 0, int(source.netmask)))
+        body.append((_JEQ_K, "accept", 0, int(source.network_address)))
+    if sources:
+        body.append((_JEQ_K, "drop", "drop", 0))
     accept_at = len(body)
     drop_at = accept_at + 1
     program: list[Insn] = []
     for index, (code, jt, jf, k) in enumerate(body):
         program.append(
-            Insn(code, _resolve(jt, index, accept_at, drop_at), _resolve(jf, index, accept_at,
-                                                                         drop_at), k)
+            Insn(code, _resolve(jt, index, accept_at, drop_at, sources_at),
+                 _resolve(jf, index, accept_at, drop_at, sources_at), k)
         )
     program.append(Insn(_RET_K, 0, 0, _ACCEPT_BYTES))
     program.append(Insn(_RET_K, 0, 0, 0))
     return program
 
 
-def _resolve(target: int | str, index: int, accept_at: int, drop_at: int) -> int:
+def _resolve(target: int | str, index: int, accept_at: int, drop_at: int,
+             sources_at: int = 0) -> int:
+    if target == "sources":
+        return sources_at - index - 1
     if target == "accept":
         return accept_at - index - 1
     if target == "drop":

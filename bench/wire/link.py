@@ -64,7 +64,8 @@ def mac_bytes(mac: str) -> bytes:
 class Link:
     """The peer's packet socket on `ifname` inside namespace `ns`.
 
-    `networks` are the destination networks the filter lets through (the peer's own
+    `sources`, when given, are the only senders whose IPv4 frames are received (the DUT
+    under test). `networks` are the destination networks the filter lets through (the peer's own
     address as /32 and any range it spoofs from). Thread-safe: send() and receive()
     serialise on one lock so TX timestamps pair with their frames in order."""
 
@@ -76,8 +77,10 @@ class Link:
         networks: Sequence[str],
         pcap: PcapngWriter | None = None,
         rcvbuf_bytes: int = 32 << 20,
+        sources: Sequence[str] = (),
     ) -> None:
         self.ns = ns
+        self.sources = list(sources)
         self.ifname = ifname
         self.mac = mac_bytes(mac)
         self.pcap = pcap
@@ -95,13 +98,17 @@ class Link:
             sock.bind((ifname, sockopt.ETH_P_ALL))
             sockopt.set_promiscuous(sock, ifindex(sock, ifname))
             _drain(sock)
-            bpf.attach(sock, bpf.ipv4_filter(networks))
+            bpf.attach(sock, bpf.ipv4_filter(networks, src_networks=self.sources))
             sock.setblocking(False)
         except BaseException:
             sock.close()
             raise
         self.sock = sock
         time.sleep(_WARMUP_S)
+
+    def set_networks(self, networks: Sequence[str]) -> None:
+        """Receive frames to `networks` from now on (still only from `sources`)."""
+        bpf.attach(self.sock, bpf.ipv4_filter(networks, src_networks=self.sources))
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -14,9 +14,11 @@ from bench.wire import bpf, pcapread
 from bench.wire.pcapng import INBOUND, OUTBOUND, PcapngWriter
 
 
-def frame(dst_ip: str, ethertype: int = 0x0800) -> bytes:
+def frame(dst_ip: str, ethertype: int = 0x0800, src: str = "0.0.0.0") -> bytes:
     ip = bytes(int(x) for x in dst_ip.split("."))
-    return b"\xff" * 6 + b"\x02" * 6 + struct.pack("!H", ethertype) + b"\x45" + b"\0" * 15 + ip
+    source = bytes(int(x) for x in src.split("."))
+    return (b"\xff" * 6 + b"\x02" * 6 + struct.pack("!H", ethertype) + b"\x45"
+            + b"\0" * 11 + source + ip)
 
 
 def test_round_trip_keeps_numbers_stamps_and_directions(tmp_path: Path) -> None:
@@ -55,3 +57,13 @@ def test_filter_passes_arp_and_owned_destinations_only() -> None:
     assert not bpf.matches(prog, frame("192.0.2.2", 0x86DD))
     both = bpf.ipv4_both_filter(["192.0.2.2/32"])
     assert not bpf.matches(both, frame("0.0.0.0", 0x0806))
+
+
+def test_filter_with_sources_hears_only_the_dut_under_test() -> None:
+    # two peers on one bench segment, each serving its own DUT, must not hear each other's
+    prog = bpf.ipv4_filter(["192.0.2.2/32", "198.51.100.0/24"], src_networks=["192.0.2.10/32"])
+    assert bpf.matches(prog, frame("192.0.2.2", src="192.0.2.10"))
+    assert bpf.matches(prog, frame("198.51.100.7", src="192.0.2.10"))
+    assert not bpf.matches(prog, frame("192.0.2.2", src="192.0.2.20"))
+    assert not bpf.matches(prog, frame("192.0.2.3", src="192.0.2.10"))
+    assert bpf.matches(prog, frame("0.0.0.0", 0x0806))
