@@ -21,8 +21,9 @@ class Busy(RuntimeError):
 class ResourceLock:
     """`with ResourceLock("dut-lwip-m3"):` holds the lock for the block."""
 
-    def __init__(self, name: str, lock_dir: Path | None = None):
+    def __init__(self, name: str, lock_dir: Path | None = None, label: str | None = None):
         self.name = name
+        self.label = label or name  # what a person calls it: "DUT lwip-m3"
         self.path = (lock_dir or LOCK_DIR) / f"{name}.lock"
         self._fd: int | None = None
 
@@ -34,7 +35,7 @@ class ResourceLock:
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown holder"
             os.close(fd)
-            raise Busy(f"{self.name} is busy (held by {holder})") from None
+            raise Busy(f"{self.label} is busy (held by {holder})") from None
         os.ftruncate(fd, 0)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)

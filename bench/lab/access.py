@@ -36,7 +36,7 @@ class DutSession:
         self.name = name
         self.log_dir = log_dir
         self.timeout_s = timeout_s
-        self.lock = ResourceLock(f"dut-{inv.lab.prefix}{name}")
+        self.lock = ResourceLock(f"dut-{inv.lab.prefix}{name}", label=f"DUT {name}")
         self.dut: Dut | None = None
 
     def __enter__(self) -> Dut:
@@ -44,7 +44,7 @@ class DutSession:
         try:
             self.lock.acquire()
         except Busy as exc:
-            raise ConsoleBusy(self.name, f"DUT {exc}") from None
+            raise ConsoleBusy(self.name, str(exc)) from None
         try:
             log = self.log_dir / f"console-{self.name}.log" if self.log_dir else None
             self.dut = open_adapter(entry.adapter, self.name, console_url(self.inv, self.name),

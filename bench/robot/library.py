@@ -35,6 +35,7 @@ from bench.robot.guard import DutHung, run_watched
 from bench.robot.session import RunRecorder
 from bench.verdict import Outcome
 from firmware_adapters.dut import Dut, Hello
+from firmware_adapters.errors import ConsoleBusy
 
 PICTURES = (".png", ".svg")
 
@@ -102,9 +103,13 @@ class TcpBench:
         return self._run_dir() / "consoles" / f"console-{self.dut_name}.log"
 
     def _open_session(self) -> None:
-        self._session = DutSession(self.inventory, self.dut_name, self._run_dir() / "consoles",
-                                   timeout_s=5.0)
-        self.dut = self._session.__enter__()
+        session = DutSession(self.inventory, self.dut_name, self._run_dir() / "consoles",
+                             timeout_s=5.0)
+        try:
+            self.dut = session.__enter__()
+        except ConsoleBusy as exc:  # "DUT lwip-m3 is busy (held by pid N since T)"
+            raise AssertionError(str(exc).removeprefix(f"{self.dut_name}: ")) from None
+        self._session = session
 
     def _close_session(self) -> None:
         if self._session is not None:
