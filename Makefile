@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 HB     := $(VENV)/bin/hilbench
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup firmware test lint demo lab-up lab-down clean
+.PHONY: setup firmware test lint libdoc demo lab-up lab-down clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ firmware: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	@if ls robot_suites/*.robot >/dev/null 2>&1; then $(VENV)/bin/robocop check robot_suites; fi
+
+# The keyword documentation lab engineers read (docs/TcpBench.html, committed).
+libdoc: setup
+	$(PY) -m robot.libdoc --name TcpBench bench.robot.library.TcpBench docs/TcpBench.html
+	$(PY) -m robot.libdoc robot_suites/resources/dut.resource docs/dut-resource.html
 
 test: setup firmware lint
 	$(VENV)/bin/pytest -q tests

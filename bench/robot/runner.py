@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import __version__
 from bench.inventory import Inventory
+from bench.robot.catalogue import behaviour_ids
 from bench.robot.session import read_parts
 
 SUITES_DIR = Path("robot_suites")
@@ -55,13 +56,17 @@ def pabot_command(inv_path: Path, request: RunRequest, run_dir: Path) -> list[st
            "--resourcefile", str(run_dir / "valuesets.dat")]
     for index, name in enumerate(request.duts, start=1):
         args = run_dir / f"args-{name}.txt"
-        args.write_text(f"--variable DUT:{name}\n--metadata DUT:{name}\n")
+        args.write_text(f"--variable DUT:{name}\n--metadata DUT:{name}\n--settag dut:{name}\n")
         cmd += [f"--argumentfile{index}", str(args)]
     cmd += ["--outputdir", str(run_dir), "--xunit", "xunit.xml",
             "--variable", f"RUN_DIR:{run_dir.resolve()}",
             "--variable", f"INVENTORY:{inv_path.resolve()}",
             "--listener", f"bench.robot.listener.ResultsListener:{run_dir.resolve()}",
             "--tagstatexclude", "dut:*"]
+    # report.html's tag statistics: every behaviour ID, and the ID on each DUT
+    for behaviour in behaviour_ids():
+        for name in request.duts:
+            cmd += ["--tagstatcombine", f"{behaviour}ANDdut:{name}:{behaviour} on {name}"]
     for tag in request.include:
         cmd += ["--include", tag]
     for tag in request.exclude:
