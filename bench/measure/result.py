@@ -50,6 +50,8 @@ class Measurement(BaseModel):
     tolerance: Tolerance = Tolerance()
     evidence: Evidence = Evidence()
     details: dict[str, Any] = Field(default_factory=dict)
+    # details["settings"]: DUT constants the experiment set (judged with them in force);
+    # details["context"]: what it set up that the profile's formulas read (peer_mss, ...).
     # further figures of the same experiment, each judged by its own name
     # (syn_retries carries syn_intervals_s, syn_give_up_s, ...)
     related: list[Measurement] = Field(default_factory=list)
@@ -66,7 +68,8 @@ class Measurement(BaseModel):
                            behaviours=self.behaviours, samples=self.samples,
                            tolerance=tolerance or Tolerance(), evidence=evidence,
                            details={"from": self.name,
-                                    "settings": self.details.get("settings", {}), **details})
+                                    "settings": self.details.get("settings", {}),
+                                    "context": self.details.get("context", {}), **details})
 
     def describe(self) -> str:
         """'syn_retries = 6 count (+-0)' for messages and logs."""

@@ -47,6 +47,7 @@ class TxFrame:
     frame_no: int = 0
     comment: str | None = None
     queued_ns: int = field(default_factory=time.monotonic_ns)
+    key: int = -1  # the kernel's number for this send (SOF_TIMESTAMPING_OPT_ID)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Link:
         self.stats = LinkStats()
         self._lock = threading.Lock()
         self._pending: deque[TxFrame] = deque()
+        self._tx_sent = 0  # sends so far: the OPT_ID key the kernel gives the next one
         self._backlog: deque[RxFrame] = deque()
         self.on_backlog: Callable[[], None] | None = None
         sock = netns.socket_in(ns, socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -120,6 +122,8 @@ class Link:
         woke = False
         with self._lock:
             self.sock.send(frame)
+            record.key = self._tx_sent & 0xFFFFFFFF
+            self._tx_sent += 1
             self.stats.tx_frames += 1
             self._pending.append(record)
             # Frames that arrived before this one left are recorded before it, so the
@@ -188,10 +192,18 @@ class Link:
                     break
                 raise
             ts_ns = sockopt.timestamp_ns(anc)
-            if ts_ns:
-                while rx and rx[0][1] <= ts_ns:
-                    self._backlog.extend(self._record_rx([rx.popleft()]))
-                self._record_tx(self._pending.popleft(), ts_ns)
+            key = sockopt.tx_key(anc)
+            if not ts_ns:
+                continue
+            # A stamp belongs to the send with its OPT_ID key, never to the next in line:
+            # a stamp for a frame already given up on (or stamped twice, as veth does for
+            # ARP replies) is dropped instead of shifting every later stamp by one.
+            record = self._pending_for(key) if key is not None else self._pending.popleft()
+            if record is None:
+                continue
+            while rx and rx[0][1] <= ts_ns:
+                self._backlog.extend(self._record_rx([rx.popleft()]))
+            self._record_tx(record, ts_ns)
         # A stamp that never comes (link down): record the frame anyway, flagged.
         now = time.monotonic_ns()
         while self._pending and now - self._pending[0].queued_ns > _TX_TS_GIVEUP_NS:
@@ -199,6 +211,20 @@ class Link:
             self._record_tx(self._pending.popleft(), 0)
         if rx:
             self._backlog.extend(self._record_rx(list(rx)))
+
+    def _pending_for(self, key: int) -> TxFrame | None:
+        """Take the pending send stamped `key`; sends before it whose stamps were skipped
+        by the kernel are recorded without one (counted in tx_missing_ts)."""
+        while self._pending:
+            head = self._pending[0]
+            ahead = (key - head.key) & 0xFFFFFFFF
+            if ahead == 0:
+                return self._pending.popleft()
+            if ahead >= 1 << 31:  # the stamp is older than every pending send
+                return None
+            self.stats.tx_missing_ts += 1
+            self._record_tx(self._pending.popleft(), 0)
+        return None
 
     def _record_tx(self, record: TxFrame, ts_ns: int) -> None:
         record.ts_ns = ts_ns
