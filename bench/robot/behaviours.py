@@ -46,6 +46,24 @@ WHEN: list[When] = [
          "HS-06: eight connections to a DUT listener; their ISNs and the steps between."),
     When("The Peer Opens A Connection To The DUT", "offered_mss",
          "MS-01: the options of the DUT's SYN-ACK."),
+    When("The DUT And The Peer Open Connections To Each Other", "handshake",
+         "HS-01 to HS-04: the DUT connects to the peer and the peer to the DUT; every "
+         "segment of both handshakes, the options offered, data both ways."),
+    When("The Peer Sends Data On The Third Handshake Segment", "third_segment_data",
+         "HS-05: the ACK that completes the peer's handshake carries 100 bytes."),
+    When("The Peer Sends A SYN-ACK The DUT Never Asked For", "stale_synack",
+         "HS-09: a SYN-ACK for no connection of the DUT's; then a half-open entry the "
+         "peer resets."),
+    When("The Peer Sends Segments With Unacceptable Numbers", "unacceptable_seq",
+         "HS-10: an out-of-window segment in ESTABLISHED, an unacceptable ACK in SYN-RCVD."),
+    When("The Peer Asks For A Fast Open Cookie", "tfo",
+         "HS-13: a SYN with the TFO cookie request option (kind 34)."),
+    When("The DUT And The Peer Send SYNs That Cross", "simultaneous_open",
+         "HS-14: the DUT connects from a known port while the peer's own SYN to that port "
+         "crosses it."),
+    When("The Peer Floods The DUT With SYNs From Spoofed Lab Addresses", "syn_flood",
+         "HS-12: a bounded SYN flood from the lab's spoofed range to a listener with a "
+         "small backlog, legitimate connections during it, probes after it."),
     # CL: close and TIME_WAIT
     When("The DUT Closes First And The Peer Probes Its TIME_WAIT", "time_wait_duration",
          "CL-04: the DUT closes first; the peer's FIN, resent at chosen times on several "
@@ -66,6 +84,35 @@ THEN: list[Then] = [
     Then("ISNs Should Be As Predictable As The Profile Says", ("isn_predictable",),
          "HS-06: predictable = an ISN is 0, all equal, or every step is small and "
          "forward; lwIP's counter is a documented deviation."),
+    Then("Every Handshake Segment Should Carry The Right Flags And Numbers",
+         ("handshake_conforms", "handshake_rtt_ms?"),
+         "HS-01 to HS-03: a bare SYN with ISN x; SYN-ACK with ISN y and ack x+1; ACK "
+         "x+1 / y+1; both ESTABLISHED and data both ways."),
+    Then("The DUT Should Offer The Options Its Profile Says",
+         ("offered_mss_bytes", "window_scale", "window_scale_shift?", "sack_permitted",
+          "timestamps", "syn_window_bytes"),
+         "HS-04: MSS, window scale, SACK-permitted, timestamps and the SYN's window."),
+    Then("Data On The Third Segment Should Be Delivered",
+         ("third_segment_data_bytes", "third_segment_data_accepted"),
+         "HS-05: the listener delivers the data of the handshake's third segment."),
+    Then("The DUT Should Reset The Stale SYN-ACK And Free The Half-Open Entry",
+         ("rst_on_stale_synack", "half_open_freed_on_rst", "half_open_freed_s?"),
+         "HS-09: RST for a SYN-ACK it did not ask for; a reset half-open entry is freed."),
+    Then("The DUT Should Answer Unacceptable Segments As Its Profile Says",
+         ("unacceptable_seq_reply", "unacceptable_seq_conn_ok",
+          "unacceptable_ack_synrcvd_reply"),
+         "HS-10: an ACK for out-of-window data (the connection unharmed), RST for an "
+         "unacceptable ACK in SYN-RCVD."),
+    Then("Fast Open Support Should Be As The Profile Says", ("tfo_supported",),
+         "HS-13: a cookie in the SYN-ACK means TFO is on."),
+    Then("Simultaneous Open Should Reach ESTABLISHED",
+         ("simultaneous_open_state", "simultaneous_open_synack"),
+         "HS-14: both sides reach ESTABLISHED; whether the DUT answers the crossing SYN."),
+    Then("The SYN Queue Should Be Bounded And The DUT Should Recover",
+         ("half_open_queue_size", "legit_connect_success_pct", "syn_flood_recovery_s",
+          "syn_cookies"),
+         "HS-12: half-open queue size, legitimate connects during the flood, recovery "
+         "time, SYN cookies."),
     Then("Offered MSS Should Be Link MTU Minus 40", ("offered_mss_bytes",),
          "MS-01: the MSS option of the SYN-ACK against the profile (MTU - 40, or the "
          "stack's documented TCP_MSS)."),
