@@ -75,7 +75,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     for one in m.figures():
         # judged with the constants in force during the experiment
         in_force = {**consts, **one.details.get("settings", {})}
-        verdict = judge(one, profile, in_force, context)
+        # and with what the experiment set up (link MTU, peer MSS, ...)
+        verdict = judge(one, profile, in_force, {**context, **one.details.get("context", {})})
         results.append({"measurement": one.model_dump(mode="json"),
                         "verdict": verdict.model_dump(mode="json")})
         frames = ",".join(str(f) for f in one.evidence.frames[:8])

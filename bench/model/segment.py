@@ -60,6 +60,7 @@ class Segment:
     ip_id: int = 0
     ttl: int = 64
     src_mac: bytes = b""
+    df: bool = False  # the IP header's Don't Fragment bit
     _options: opt.TcpOptions | None = field(default=None, repr=False)
 
     @property
@@ -112,7 +113,7 @@ def parse_frame(frame: bytes, ts_ns: int = 0, frame_no: int = 0,
     seg = Segment(src, dst, sport, dport, seq, ack, offflags & 0xFF, window,
                   ts_ns=ts_ns, frame_no=frame_no, direction=direction, data_offset=doff,
                   ip_id=struct.unpack_from("!H", frame, 18)[0], ttl=frame[22],
-                  src_mac=frame[6:12])
+                  src_mac=frame[6:12], df=bool(frame[20] & 0x40))
     if doff < 20 or tcp + doff > end:
         seg.checksum_ok = False
         return seg

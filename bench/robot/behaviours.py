@@ -8,7 +8,8 @@ are optional (not observable every time, e.g. a give-up time without a RST).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from robot.api.deco import keyword
@@ -21,6 +22,7 @@ class When:
     words: str
     measurement: str
     doc: str
+    options: dict[str, Any] = field(default_factory=dict)  # fixed by the wording
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,37 @@ WHEN: list[When] = [
          "HS-06: eight connections to a DUT listener; their ISNs and the steps between."),
     When("The Peer Opens A Connection To The DUT", "offered_mss",
          "MS-01: the options of the DUT's SYN-ACK."),
+    When("The Peer Opens A Connection Over A 1280-Byte Link", "offered_mss",
+         "MS-01: the DUT's link MTU is set to 1280 for the experiment.", {"link_mtu": 1280}),
+    When("The Peer Opens A Connection Over A 576-Byte Link", "offered_mss",
+         "MS-01: the DUT's link MTU is set to 576 for the experiment.", {"link_mtu": 576}),
+    When("The Peer Offers Each MSS And The DUT Sends", "largest_segment",
+         "MS-02, MS-03: for a peer MSS of 536, 1000, 1460, 9000 and none, the DUT sends "
+         "8000 bytes; the largest payload of each."),
+    When("The DUT Sends Over A 1280-Byte Link To A Peer Offering A Larger MSS",
+         "largest_segment", "MS-04: link MTU 1280, peer MSS 1460 and 9000.",
+         {"link_mtu": 1280, "peer_mss": [1460, 9000]}),
+    When("The Peer Answers The DUT's Data With ICMP Fragmentation Needed", "pmtud",
+         "MS-04: the DUT sends; the peer holds its ACKs and answers the first segment with "
+         "ICMP 3/4, next-hop MTU 1280."),
+    When("The DUT Sends A Bulk Transfer", "seq_accounting",
+         "DT-01: the sequence and acknowledgment numbers of a bulk transfer both ways."),
+    When("The Peer Sends A Segment With A Bad Checksum", "bad_checksum",
+         "DT-02: a data segment whose TCP checksum is wrong."),
+    When("The Peer Sends The Same Segment Twice", "duplicate_segment",
+         "DT-03: a data segment, then the same segment again."),
+    When("The Peer Sends Segments With Broken Headers", "header_robustness",
+         "DT-08: data offset below 5, beyond the segment, malformed and oversized options."),
+    When("The Peer Sends RSTs In And Out Of The Window", "rst_handling",
+         "RS-01: an out-of-window RST, an in-window inexact RST, then an exact one."),
+    When("The DUT's Application Aborts A Connection", "abort_rst",
+         "RS-02: console `abort` on an established connection."),
+    When("The Peer Sends Datagrams To A DUT Echo Port", "udp_echo",
+         "UD-01: datagrams of 1 to 1472 bytes to a UDP echo port."),
+    When("The Peer Sends A Datagram With A Bad Checksum", "udp_bad_checksum",
+         "UD-02: a datagram whose UDP checksum is wrong, to a counting port."),
+    When("The Peer Sends A Datagram To A Closed UDP Port", "udp_closed_port",
+         "UD-03: a datagram to a port nobody bound."),
     When("The DUT And The Peer Open Connections To Each Other", "handshake",
          "HS-01 to HS-04: the DUT connects to the peer and the peer to the DUT; every "
          "segment of both handshakes, the options offered, data both ways."),
@@ -113,6 +146,37 @@ THEN: list[Then] = [
           "syn_cookies"),
          "HS-12: half-open queue size, legitimate connects during the flood, recovery "
          "time, SYN cookies."),
+    Then("Segments Should Fit The Peer's MSS And The Link", ("largest_payload_bytes",),
+         "MS-02: the largest payload for each peer MSS: never above it, nor the link's."),
+    Then("Without An MSS Option The DUT Should Assume 536", ("default_mss_bytes",),
+         "MS-03: the largest payload when the peer's SYN has no MSS option."),
+    Then("The DUT Should Fit Its Segments To The Path MTU",
+         ("pmtud_df_set", "pmtud_segment_before_bytes", "pmtud_segment_after_bytes",
+          "pmtud_reaction_ms?"),
+         "MS-04: DF set; segments shrink to the ICMP's MTU, and how fast (or, for a "
+         "stack without PMTUD, the documented deviation)."),
+    Then("Sequence Numbers Should Count Bytes And ACKs Be Cumulative",
+         ("seq_counts_bytes", "ack_cumulative"), "DT-01: seed 003's worked example."),
+    Then("The Segment Should Be Dropped Unacknowledged",
+         ("bad_checksum_dropped", "bad_checksum_delivered_bytes"),
+         "DT-02: not ACKed, nothing delivered."),
+    Then("The Duplicate Should Be ACKed And Delivered Once",
+         ("duplicate_acked", "duplicate_delivered_once"), "DT-03."),
+    Then("The DUT Should Drop Them And Keep Answering",
+         ("header_robustness_survives", "bad_data_offset_dropped"),
+         "DT-08: broken headers dropped; the console and a new connection still work."),
+    Then("Only An Acceptable RST Should Abort The Connection",
+         ("rst_in_window_aborts", "rst_out_of_window_ignored", "rst_challenge_ack"),
+         "RS-01: out-of-window ignored, inexact in-window challenged (RFC 5961), exact "
+         "aborts."),
+    Then("The DUT Should Send RST", ("abort_sends_rst",),
+         "RS-02: the abort sends a RST with the right sequence number."),
+    Then("Each Datagram Should Come Back Whole", ("udp_boundaries_kept",),
+         "UD-01: one datagram in, one identical datagram out."),
+    Then("The Datagram Should Not Be Delivered",
+         ("udp_bad_checksum_dropped", "udp_bad_checksum_delivered"), "UD-02."),
+    Then("The DUT Should Answer ICMP Port Unreachable", ("udp_port_unreachable",),
+         "UD-03: where the profile says the stack implements it."),
     Then("Offered MSS Should Be Link MTU Minus 40", ("offered_mss_bytes",),
          "MS-01: the MSS option of the SYN-ACK against the profile (MTU - 40, or the "
          "stack's documented TCP_MSS)."),
@@ -127,11 +191,14 @@ def python_name(words: str) -> str:
 
 
 def _when(row: When) -> Any:
-    def run(self, **options: str) -> None:  # noqa: ANN001 (Robot binds self)
-        self.measure(row.measurement, **options)
+    fixed = {k: v if isinstance(v, str) else json.dumps(v) for k, v in row.options.items()}
 
-    run.__doc__ = (f"{row.doc}\n\nRuns measurement ``{row.measurement}`` (options as for "
-                   "`Measure`).")
+    def run(self, **options: str) -> None:  # noqa: ANN001 (Robot binds self)
+        self.measure(row.measurement, **{**fixed, **options})
+
+    given = " ".join(f"``{k}={v}``" for k, v in fixed.items())
+    run.__doc__ = (f"{row.doc}\n\nRuns measurement ``{row.measurement}``"
+                   f"{' with ' + given if given else ''} (more options as for `Measure`).")
     return keyword(row.words)(run)
 
 

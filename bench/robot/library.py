@@ -297,11 +297,13 @@ class TcpBench:
             target = self._run_dir() / target
         return os.path.relpath(target.resolve(), self._run_dir().resolve())
 
-    def _judged(self, figure: str) -> Judged:
+    def _judged(self, figure: str) -> list[Judged]:
+        """Every judged figure of that name measured in this test (largest_payload_bytes
+        comes once per peer MSS), from the latest measurement that gave it."""
         for experiment in reversed(list(self.experiments.values())):
-            for judged in experiment.figures:
-                if judged.measurement.name == figure:
-                    return judged
+            found = [j for j in experiment.figures if j.measurement.name == figure]
+            if found:
+                return found
         ran = ", ".join(self.experiments) or "none"
         raise AssertionError(f"no figure {figure!r} measured in this test (measurements "
                              f"run: {ran}); a When keyword must measure it first")
@@ -310,17 +312,20 @@ class TcpBench:
     def figure_should_match_profile(self, figure: str) -> None:
         """Fail when ``figure`` (measured earlier in this test) does not match the DUT's
         profile. A documented deviation passes, tagged ``deviation`` with the reason."""
-        judged = self._judged(figure)
-        verdict = judged.verdict
-        if verdict.outcome is Outcome.FAIL:
-            raise AssertionError(verdict.message)
-        if verdict.outcome is Outcome.DEVIATION:
-            BuiltIn().set_tags("deviation")
-            logger.warn(f"{self.dut_name}: {verdict.message}")
-        elif verdict.outcome is Outcome.NOT_JUDGED:
-            logger.info(f"not judged: {verdict.message}")
-        else:
-            logger.info(verdict.message)
+        problems = []
+        for judged in self._judged(figure):
+            verdict = judged.verdict
+            if verdict.outcome is Outcome.FAIL:
+                problems.append(verdict.message)
+            elif verdict.outcome is Outcome.DEVIATION:
+                BuiltIn().set_tags("deviation")
+                logger.warn(f"{self.dut_name}: {verdict.message}")
+            elif verdict.outcome is Outcome.NOT_JUDGED:
+                logger.info(f"not judged: {verdict.message}")
+            else:
+                logger.info(verdict.message)
+        if problems:
+            raise AssertionError("\n".join(problems))
 
     @keyword("Figures Should Match The Profile")
     def figures_should_match_profile(self, *figures: str) -> None:

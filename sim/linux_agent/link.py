@@ -120,6 +120,7 @@ def apply_link(ifname: str | None, change: LinkChange) -> None:
                 ipr.link("set", index=index, mtu=change.mtu)
             except NetlinkError as exc:
                 raise _nl_error(exc, "mtu") from None
+            forget_path_mtus()
         if change.gw is not None:
             try:
                 ipr.route("replace", dst="0.0.0.0/0", gateway=change.gw, oif=index)
@@ -127,6 +128,13 @@ def apply_link(ifname: str | None, change: LinkChange) -> None:
                 raise _nl_error(exc, "gw") from None
         if change.initcwnd is not None:
             _set_initcwnd(ipr, index, change.initcwnd)
+
+
+def forget_path_mtus() -> None:
+    """Flush the namespace's route cache: path MTUs learned from ICMP (kept 600 s) must
+    not outlive the experiment that taught them (`ip route flush cache`)."""
+    with open("/proc/sys/net/ipv4/route/flush", "w", encoding="ascii") as flush:
+        flush.write("1\n")
 
 
 def _replace_addr(ipr: IPRoute, index: int, addr: tuple[str, int]) -> None:
