@@ -197,7 +197,7 @@ def extra_registrations() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Commands contributed by other parts (impairment, measurements, runs, reports)."""
     found = []
     for module in ("bench.impair.cli", "bench.measure.cli", "bench.robot.cli",
-                   "bench.report.cli"):
+                   "bench.report.cli", "bench.nightly"):
         try:
             mod = __import__(module, fromlist=["register"])
         except ModuleNotFoundError as exc:

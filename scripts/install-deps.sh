@@ -3,7 +3,8 @@
 # Used by `make setup`, and so by `make test`, `make demo` and .ci/run.
 set -euo pipefail
 PACKAGES=(qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi
-          iproute2 nftables tcpdump tshark dpkg-dev python3-venv make)
+          iproute2 nftables tcpdump tshark dpkg-dev python3-venv make
+          chromium)  # chromium: the report's headless-browser test
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

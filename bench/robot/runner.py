@@ -52,7 +52,7 @@ def write_value_sets(inv: Inventory, duts: list[str], path: Path) -> None:
 
 def pabot_command(inv_path: Path, request: RunRequest, run_dir: Path) -> list[str]:
     cmd = [sys.executable, "-m", "pabot.pabot", "--command", sys.executable, "-m", "robot",
-           "--end-command", "--processes", str(request.processes),
+           "--end-command", "--processes", str(request.processes), "--pabotlibport", "0",
            "--resourcefile", str(run_dir / "valuesets.dat")]
     for index, name in enumerate(request.duts, start=1):
         args = run_dir / f"args-{name}.txt"
