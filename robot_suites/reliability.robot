@@ -32,3 +32,37 @@ Duplicate Segment Is ACKed And Delivered Once
     Given The DUT Is Ready
     When The Peer Sends The Same Segment Twice
     Then The Duplicate Should Be ACKed And Delivered Once
+
+Out-Of-Order Segment Triggers An Immediate Duplicate ACK
+    [Documentation]    Given an established connection, when a segment arrives after a gap,
+    ...    then the DUT sends a duplicate ACK at once.
+    [Tags]    DT-05    RFC5681
+    Given The DUT Is Ready
+    When The Peer Sends A Segment Out Of Order
+    Then The DUT Should Send A Duplicate ACK At Once
+
+Receiver Reports SACK Blocks For Out-Of-Order Data
+    [Documentation]    Given an established connection with SACK permitted, when a segment
+    ...    arrives after a gap, then the DUT's ACK carries SACK blocks where its profile says
+    ...    it sends them.
+    [Tags]    DT-06    RFC2018
+    Given The DUT Is Ready
+    When The Peer Sends A Segment Out Of Order
+    Then The DUT Should Report SACK Blocks As Its Profile Says
+
+SACK Sender Resends Only The Holes
+    [Documentation]    Given a SACK-capable peer, when two of the DUT's segments are lost,
+    ...    then the DUT resends only what was lost (lwIP 2.1 ignores SACK: documented).
+    [Tags]    DT-06    RFC2018    RFC6675
+    Given The DUT Is Ready
+    When The Peer Loses Two Of The DUT's Segments With SACK On
+    Then The DUT Should Resend Only What Was Lost
+
+ACKs Are Delayed At Most As The Profile Says
+    [Documentation]    Given single segments from the peer, when the DUT acknowledges
+    ...    them, then no ACK waits longer than the delayed-ACK timeout, and full segments are
+    ...    ACKed at least every second one.
+    [Tags]    DT-07    RFC1122    RFC5681
+    Given The DUT Is Ready
+    When The Peer Sends Single Segments
+    Then The DUT Should Delay ACKs No Longer Than Its Profile Says
