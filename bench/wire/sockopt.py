@@ -20,6 +20,7 @@ SCM_TIMESTAMPING = SO_TIMESTAMPING
 SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1
 SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3
 SOF_TIMESTAMPING_SOFTWARE = 1 << 4
+SOF_TIMESTAMPING_OPT_ID = 1 << 7
 SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11
 
 # <linux/if_packet.h>
@@ -35,9 +36,12 @@ ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 
 _TIMESPEC = struct.Struct("qq")
+_EXTENDED_ERR = struct.Struct("IBBBBII")  # <linux/errqueue.h> struct sock_extended_err
 
 RX_FLAGS = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE
-TX_FLAGS = SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_TSONLY
+# OPT_ID numbers each sent frame (ee_data), so a frame stamped twice is recognised.
+TX_FLAGS = (SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE
+            | SOF_TIMESTAMPING_OPT_TSONLY | SOF_TIMESTAMPING_OPT_ID)
 
 
 def timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int:
@@ -50,6 +54,14 @@ def timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int:
             sec, nsec = _TIMESPEC.unpack_from(data, 0)
             return sec * 1_000_000_000 + nsec
     return 0
+
+
+def tx_key(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The OPT_ID key of a TX stamp (the frame's number on the socket), or None."""
+    for level, kind, data in ancdata:
+        if level == SOL_PACKET and kind == PACKET_TX_TIMESTAMP and len(data) >= 16:
+            return int(_EXTENDED_ERR.unpack_from(data, 0)[6])
+    return None
 
 
 def enable_timestamps(sock: socket.socket, flags: int) -> None:
