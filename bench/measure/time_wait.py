@@ -6,6 +6,10 @@ TIME_WAIT endpoint ACKs it again, an endpoint that has left TIME_WAIT answers RS
 A FIN restarts the TIME_WAIT timer (RFC 9293 3.10.7.4), so each connection is probed
 once only: a round opens several connections and probes each at its own offset; the
 next round probes inside the bracket the previous one found.
+
+The peer does not answer the DUT's re-ACK: its own side of the connection is closed,
+and the RST a closed port would send kills a TIME_WAIT (RFC 1337 assassination, which
+Linux allows), so the peer's RSTs on probed connections are dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from bench.measure.handshake import from_dut, pcap_path, seconds
 from bench.measure.result import Evidence, Measurement, Tolerance
 from bench.model import Peer, Segment
+from bench.model.rules import DropRule
 from bench.model.segment import ACK, FIN, RST
 from firmware_adapters.dut import Dut
 
@@ -111,10 +116,15 @@ def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
     lines: list[str] = []
     conns_checks: list[dict[str, Any]] = []
     lid = dut.listen(port, mode="discard")
+    probed: set[int] = set()
+    no_assassination = peer.add_drop_rule(DropRule(
+        "out", lambda s: bool(s.flags & RST) and s.dport == port and s.sport in probed,
+        count=None))
     try:
         for round_no in range(rounds):
             offsets = _offsets(lo, hi, per_round, inclusive=round_no == 0)
             closed = [close_dut_first(dut, peer, dut_ip, port) for _ in offsets]
+            probed.update(c.lport for c in closed)
             lines += [c.console for c in closed]
             rows = dut.conns()
             conns_checks.append({
@@ -147,6 +157,7 @@ def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
             else:
                 lo, hi = min(alive, dead), max(alive, dead)
     finally:
+        peer.remove_drop_rule(no_assassination)
         dut.unlisten(lid)
     alive, dead = _bracket(probes)
     if alive is not None and dead is not None:

