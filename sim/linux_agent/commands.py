@@ -90,11 +90,11 @@ def _hello(agent: Agent, req: Request) -> list[str]:
 @command("consts")
 def _consts(agent: Agent, req: Request) -> list[str]:
     expect(req, 0)
-    return _spread(
-        "consts",
-        list(sysctl.read_consts(sysctl.CONST_KEYS)),
-        list(sysctl.read_consts(sysctl.MORE_CONST_KEYS)),
-    )
+    head = list(sysctl.read_consts(sysctl.CONST_KEYS))
+    if agent.stack.congestion is not None:  # what new connections really use
+        head = [(k, agent.stack.congestion if k == "tcp_congestion_control" else v)
+                for k, v in head]
+    return _spread("consts", head, list(sysctl.read_consts(sysctl.MORE_CONST_KEYS)))
 
 
 @command("set")
@@ -103,9 +103,29 @@ def _set(agent: Agent, req: Request) -> list[str]:
     key, value = req.args
     sysctl.settable_path(key)
     before = sysctl.read_sysctl(key)
+    if key == "tcp_congestion_control":
+        return [ok_line("set", [(key, _set_congestion(agent, value))])]
     after = sysctl.write_sysctl(key, value)
     agent.saved_sysctls.setdefault(key, before)
     return [ok_line("set", [(key, after)])]
+
+
+def _set_congestion(agent: Agent, value: str) -> str:
+    """The namespace default where the host allows it; otherwise every new socket gets
+    it with TCP_CONGESTION (the agent has CAP_NET_ADMIN, which may pick any available)."""
+    before = sysctl.read_sysctl("tcp_congestion_control")
+    try:
+        after = sysctl.write_sysctl("tcp_congestion_control", value)
+    except ProtoError:
+        available = sysctl.read_sysctl("tcp_available_congestion_control").split(",")
+        if value not in available:
+            raise ProtoError("EINVAL", f"congestion control {value} is not available "
+                             f"(available: {' '.join(available)})") from None
+        agent.stack.congestion = value
+        return value
+    agent.saved_sysctls.setdefault("tcp_congestion_control", before)
+    agent.stack.congestion = None
+    return after
 
 
 @command("counters")

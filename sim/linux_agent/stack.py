@@ -48,6 +48,14 @@ class Stack:
         self.udp: dict[int, UdpPort] = {}
         self._next_id = 1
         self._next_lid = 1
+        # A congestion control the namespace may not make its default (a child namespace
+        # may only pick those the host allows): set on every new socket instead.
+        self.congestion: str | None = None
+
+    def _own_congestion(self, sock: socket.socket) -> None:
+        if self.congestion is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION,
+                            self.congestion.encode())
 
     # ---- lookups -------------------------------------------------------------------
 
@@ -66,6 +74,7 @@ class Stack:
             raise ProtoError("EBUSY", f"already listening on {port}")
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
+            self._own_congestion(sock)  # accepted connections inherit it
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("0.0.0.0", port))
             sock.listen(backlog)
@@ -92,6 +101,7 @@ class Stack:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
+            self._own_congestion(sock)
             if lport:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(("0.0.0.0", lport))
