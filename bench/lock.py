@@ -41,6 +41,18 @@ class ResourceLock:
         os.pwrite(fd, f"pid {os.getpid()} since {stamp}\n".encode(), 0)
         self._fd = fd
 
+    def acquire_within(self, wait_s: float, poll_s: float = 0.2) -> None:
+        """Wait up to `wait_s` for the lock (a shared resource used in turns); Busy after."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.acquire()
+                return
+            except Busy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(poll_s)
+
     def release(self) -> None:
         if self._fd is not None:
             os.ftruncate(self._fd, 0)

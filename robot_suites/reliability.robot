@@ -33,6 +33,15 @@ Duplicate Segment Is ACKed And Delivered Once
     When The Peer Sends The Same Segment Twice
     Then The Duplicate Should Be ACKed And Delivered Once
 
+Unacknowledged Data Is Retransmitted With Exponential Backoff
+    [Documentation]    Given the DUT sending, when the peer stops ACKing, then the DUT
+    ...    retransmits on its RTO with exponential backoff and finally gives up as its
+    ...    profile says.
+    [Tags]    DT-04    RFC6298    RFC9293    slow
+    Given The DUT Is Ready
+    When The Peer Loses A Whole Flight And Stops Acknowledging
+    Then The DUT Should Back Off Its RTO As Its Profile Says
+
 Out-Of-Order Segment Triggers An Immediate Duplicate ACK
     [Documentation]    Given an established connection, when a segment arrives after a gap,
     ...    then the DUT sends a duplicate ACK at once.

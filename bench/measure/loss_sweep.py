@@ -11,10 +11,13 @@ data segment), both kernel timestamps from the oracle's trace. Each point is rep
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from bench.impair import control
+from bench.lock import ResourceLock
 from bench.measure.handshake import dut_settings, pcap_path
 from bench.measure.result import Evidence, Measurement, Tolerance
 from bench.model import ConnOptions, Peer
@@ -25,15 +28,29 @@ from firmware_adapters.dut import Dut
 LOSSES = (0.0, 0.001, 0.005, 0.01, 0.02, 0.05)
 
 
-def impairment_rules(loss: float, rtt_ms: float, seed: int) -> dict[str, Any]:
-    """Random drops of the DUT's data behind a delay of half the RTT each way."""
-    delay = {"action": {"kind": "delay", "delay_ms": rtt_ms / 2}, "log": "none"}
-    to_bench: list[dict[str, Any]] = [delay]
+def impairment_rules(loss: float, rtt_ms: float, seed: int,
+                     dut_ip: str = "0.0.0.0/0") -> dict[str, Any]:
+    """Random drops of the DUT's data behind a delay of half the RTT each way; only the
+    DUT's own packets are touched (other DUTs share the bridge)."""
+    to_dut = {"match": {"dst_net": dut_ip}, "action": {"kind": "delay",
+                                                       "delay_ms": rtt_ms / 2}, "log": "none"}
+    from_dut = {"match": {"src_net": dut_ip}, "action": {"kind": "delay",
+                                                         "delay_ms": rtt_ms / 2}, "log": "none"}
+    to_bench: list[dict[str, Any]] = [from_dut]
     if loss > 0:
-        to_bench.insert(0, {"match": {"proto": "tcp", "payload_min_bytes": 1},
+        to_bench.insert(0, {"match": {"proto": "tcp", "payload_min_bytes": 1,
+                                      "src_net": dut_ip},
                             "select": {"kind": "random", "probability": loss},
                             "action": {"kind": "drop"}, "log": "drops"})
-    return {"seed": seed, "to-dut": [delay], "to-bench": to_bench}
+    return {"seed": seed, "to-dut": [to_dut], "to-bench": to_bench}
+
+
+@contextmanager
+def closing_lock(lock: ResourceLock) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def default_control(peer: Peer) -> Path:
@@ -81,12 +98,16 @@ def measure_loss_sweep(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     frames: list[int] = []
     lines: list[str] = []
     mss = 0
-    with dut_settings(dut, settings) as applied:
+    # one rule set per bridge: DUTs measured in parallel take the bridge in turns
+    bridge = ResourceLock(f"impair-{sock.name}", label=f"the impairment bridge {sock}")
+    bridge.acquire_within(timeout_s * len(losses) * reps)
+    with dut_settings(dut, settings) as applied, closing_lock(bridge):
         lid = dut.listen(port, mode="discard")
         try:
             for i, loss in enumerate(losses):
                 control.request(sock, {"op": "set",
-                                       "rules": impairment_rules(loss, rtt_ms, seed + i)})
+                                       "rules": impairment_rules(loss, rtt_ms, seed + i,
+                                                                 f"{dut_ip}/32")})
                 runs = []
                 for _ in range(reps):
                     lport, line = one_transfer(dut, peer, dut_ip, port, nbytes, timeout_s)
