@@ -2,8 +2,9 @@
 
 Brings the lab up, exercises every simulated DUT over its console and its link (a
 transfer each way with the pattern verified), writes a summary into a run folder, and
-removes the lab again whatever happened. It grows as the bench grows: suites and the
-report join here when they land.
+removes the lab again whatever happened. Then every Robot suite on the Linux host and the
+lwIP ci-fast board, each run with its HTML report; the same suites on the stock and the
+tuned lwIP firmware, and the regression report between those two builds.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import socket
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.inventory import Inventory, InventoryError, load
@@ -86,14 +88,30 @@ def transfer_both_ways(inv: Inventory, name: str, run_dir: Path, nbytes: int = M
     return result
 
 
-def run_suites(inv: Inventory, run_dir: Path) -> tuple[int, Path]:
-    """Every suite on every DUT, in parallel, into a run folder beside the demo's."""
+def run_suites(inv: Inventory, run_dir: Path, name: str, duts: list[str]) -> tuple[int, Path]:
+    """Every suite on `duts`, in parallel (pabot), into results/<demo>-<name>/, reported."""
+    from bench.report.html import write_report
     from bench.robot.runner import RunRequest
     from bench.robot.runner import run as run_robot
 
-    request = RunRequest(duts=[d.name for d in inv.duts if d.kind.simulated],
-                         results_root=run_dir.parent, run_id=f"{run_dir.name}-suites")
-    return run_robot(inv, Path("inventory.yaml"), request)
+    request = RunRequest(duts=duts, results_root=run_dir.parent, processes=len(duts),
+                         run_id=f"{run_dir.name}-{name}")
+    rc, folder = run_robot(inv, Path("inventory.yaml"), request)
+    write_report(folder)
+    return rc, folder
+
+
+def compare_variants(stock: Path, tuned: Path) -> tuple[int, Path]:
+    """The firmware regression report between the stock and the tuned lwIP builds."""
+    from bench.report.compare import compare_runs
+    from bench.report.compare_render import headline, write_comparison
+    from bench.report.schema import load_results
+
+    comparison = compare_runs(load_results(stock), load_results(tuned), stock, tuned,
+                              {"lwip-m3-stock": "lwip-m3-tuned"})
+    html_path, _ = write_comparison(comparison, tuned)
+    print(f"  {headline(comparison).replace('**', '')}")
+    return comparison.exit_code("regression"), html_path
 
 
 def main() -> int:
@@ -112,9 +130,9 @@ def main() -> int:
     failed = False
     print(f"demo: run folder {run_dir}")
     try:
-        print("demo: step 1/4 lab up")
+        print("demo: step 1/5 lab up")
         up(inv, say=lambda line: print(f"  {line}"))
-        print("demo: step 2/4 1 MB each way with every simulated DUT, pattern verified")
+        print("demo: step 2/5 1 MB each way with every simulated DUT, pattern verified")
         for dut in inv.duts:
             if not dut.kind.simulated:
                 continue
@@ -126,16 +144,28 @@ def main() -> int:
                   f"DUT->bench {figures['dut_to_bench_MBps']} MB/s, "
                   f"bench->DUT {figures['bench_to_dut_MBps']} MB/s, "
                   f"{'verified' if ok else 'PATTERN MISMATCH'}")
-        print("demo: step 3/4 the Robot suites on every DUT (hilbench run)")
-        rc, suites_dir = run_suites(inv, run_dir)
+        print("demo: step 3/5 every suite on the Linux host and the lwIP ci-fast board")
+        rc, suites_dir = run_suites(inv, run_dir, "suites", ["linux-host", "lwip-m3"])
         summary["suites"] = {"robot_rc": rc, "run_dir": str(suites_dir)}
         failed |= rc != 0
-        print(f"  Robot exit code {rc}; report {suites_dir}/report.html")
+        print(f"  Robot exit code {rc}; report {suites_dir}/report-hilbench.html")
+        print("demo: step 4/5 the stock and the tuned lwIP firmware (120 s TIME_WAIT), "
+              "then their comparison")
+        with ThreadPoolExecutor(2) as pool:  # two builds, two runs, side by side
+            stock = pool.submit(run_suites, inv, run_dir, "stock", ["lwip-m3-stock"])
+            tuned = pool.submit(run_suites, inv, run_dir, "tuned", ["lwip-m3-tuned"])
+            (stock_rc, stock_dir), (tuned_rc, tuned_dir) = stock.result(), tuned.result()
+        compare_rc, compare_html = compare_variants(stock_dir, tuned_dir)
+        summary["variants"] = {"stock": str(stock_dir), "tuned": str(tuned_dir),
+                               "robot_rc": [stock_rc, tuned_rc],
+                               "comparison": str(compare_html), "compare_rc": compare_rc}
+        print(f"  stock {stock_dir}/report-hilbench.html, tuned {tuned_dir}/"
+              f"report-hilbench.html; comparison {compare_html}")
     except Exception as exc:  # the demo must always tear down and say why it stopped
         failed = True
         print(f"demo: failed: {exc}", file=sys.stderr)
     finally:
-        print("demo: step 4/4 lab down")
+        print("demo: step 5/5 lab down")
         down(inv, say=lambda line: print(f"  {line}"))
     (run_dir / "demo-summary.json").write_text(json.dumps(summary, indent=2))
     print(f"demo: {'FAILED' if failed else 'done'}; summary in {run_dir}/demo-summary.json, "
