@@ -6,6 +6,7 @@ Documentation       Congestion response under injected loss: slow start, congest
 Resource            resources/dut.resource
 Suite Setup         Take The DUT Under Test
 Suite Teardown      Release The DUT Under Test
+Test Tags           RFC5681
 
 
 *** Test Cases ***
@@ -13,7 +14,7 @@ Slow Start Begins With The Initial Window
     [Documentation]    Given the DUT sending a bulk transfer, when the peer ACKs every
     ...    segment, then the first flight is the profile's initial window and the flight
     ...    roughly doubles each RTT.
-    [Tags]    CC-01    RFC5681    RFC6928
+    [Tags]    CC-01    RFC6928
     Given The DUT Is Ready
     When The DUT Sends A Bulk Transfer To The Peer
     Then The First Flight Should Be The Initial Window And Double Each RTT
@@ -21,7 +22,7 @@ Slow Start Begins With The Initial Window
 Congestion Avoidance Grows By One MSS Per RTT
     [Documentation]    Given the DUT above ssthresh after a loss, when the peer keeps
     ...    ACKing, then the flight grows by about one MSS per RTT.
-    [Tags]    CC-02    RFC5681
+    [Tags]    CC-02
     Given The DUT Is Ready
     When The Peer Loses One Segment Of The DUT's Flight
     Then Congestion Avoidance Should Grow By About One MSS Per RTT
@@ -29,7 +30,7 @@ Congestion Avoidance Grows By One MSS Per RTT
 Three Duplicate ACKs Trigger A Fast Retransmit
     [Documentation]    Given the DUT sending, when one segment is lost and duplicate ACKs
     ...    come back, then the DUT resends after the third, without waiting for its RTO.
-    [Tags]    CC-03    RFC5681
+    [Tags]    CC-03
     Given The DUT Is Ready
     When The Peer Loses One Segment Of The DUT's Flight
     Then The DUT Should Fast Retransmit After Three Duplicate ACKs
@@ -38,7 +39,7 @@ Fast Recovery Reduces The Window By The Profile's Factor
     [Documentation]    Given a fast retransmit, when recovery ends, then ssthresh and cwnd
     ...    are reduced by the factor of the DUT's congestion control, and it continues in
     ...    congestion avoidance.
-    [Tags]    CC-04    RFC5681    RFC6582    RFC9438
+    [Tags]    CC-04    RFC6582    RFC9438
     Given The DUT Is Ready
     When The Peer Loses One Segment Of The DUT's Flight
     Then The Congestion Window Should Drop By The Profile's Factor
@@ -46,7 +47,7 @@ Fast Recovery Reduces The Window By The Profile's Factor
 Retransmission Timeout Collapses The Window
     [Documentation]    Given the DUT sending, when a whole flight is lost, then after its
     ...    RTO the DUT sends one segment (the loss window) and slow-starts again.
-    [Tags]    CC-05    RFC5681    RFC6298    slow
+    [Tags]    CC-05    RFC6298    slow
     Given The DUT Is Ready
     When The Peer Loses A Whole Flight And Stops Acknowledging
     Then The DUT Should Collapse Its Window And Slow-Start Again
@@ -55,7 +56,7 @@ Goodput Under Random Loss Stays Within The Mathis Band
     [Documentation]    Given the impairment bridge dropping the DUT's data at random,
     ...    when the DUT sends repeatedly at each loss rate, then its goodput is reported
     ...    against the Mathis bound MSS/RTT * C/sqrt(p).
-    [Tags]    CC-06    RFC5681    impairment    slow
+    [Tags]    CC-06    impairment    slow
     Given The DUT Is Ready
     When The Path Drops The DUT's Data At Random
     Then Goodput Should Stay Within The Mathis Band

@@ -66,7 +66,7 @@ def pabot_command(inv_path: Path, request: RunRequest, run_dir: Path) -> list[st
     # report.html's tag statistics: every behaviour ID, and the ID on each DUT
     for behaviour in behaviour_ids():
         for name in request.duts:
-            cmd += ["--tagstatcombine", f"{behaviour}ANDdut:{name}:{behaviour} on {name}"]
+            cmd += ["--tagstatcombine", f"{behaviour} AND dut:{name}:{behaviour} on {name}"]
     for tag in request.include:
         cmd += ["--include", tag]
     for tag in request.exclude:
