@@ -18,24 +18,15 @@ from dataclasses import dataclass
 
 from bench.inventory import Inventory
 from bench.lab import netns
+from bench.model.checksum import internet_checksum
 
 ICMP_ECHO_REQUEST = 8
 ICMP_ECHO_REPLY = 0
 
 
-def checksum(data: bytes) -> int:
-    """The Internet checksum (RFC 1071)."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
 def echo_request(ident: int, seq: int, payload: bytes = b"hilbench watchdog") -> bytes:
     header = struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, 0, ident, seq)
-    return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, checksum(header + payload), ident,
+    return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, internet_checksum(header + payload), ident,
                        seq) + payload
 
 
