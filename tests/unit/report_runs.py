@@ -49,7 +49,7 @@ class Variant:
 
 
 STOCK = Variant("lwip-m3-stock", "lwip-2.1.3-stock", "59646f1-stock-64f1b486", 536, False,
-                None, False, 2144, 2, 120.1, [3.9, 1.4])
+                None, False, 2144, 4, 120.1, [3.9, 1.4])  # IW: LWIP_TCP_CALC_INITIAL_CWND
 TUNED = Variant("lwip-m3-tuned", "lwip-2.1.3-tuned", "59646f1-tuned-0c1d2e3f", 1460, True,
                 2, True, 65535, 3, 120.1, [9.2, 2.6])
 

@@ -36,7 +36,8 @@ def test_stock_vs_tuned_lists_the_documented_lwipopts_differences(runs: Path) ->
     documented = changes(c, Change.DOCUMENTED)
     # TCP_MSS 536 -> 1460
     assert documented["offered_mss_bytes"].startswith("536 -> 1460 bytes (+924")
-    assert documented["initial_window_segments"].startswith("2 -> 3 segments")  # TCP_SND_BUF
+    # LWIP_TCP_CALC_INITIAL_CWND(mss) = min(4*mss, max(2*mss, 4380)): 4 x 536 -> 3 x 1460
+    assert documented["initial_window_segments"].startswith("4 -> 3 segments")
     # LWIP_WND_SCALE off -> on (TCP_RCV_SCALE 2), TCP_WND 4*MSS -> 48*MSS
     assert documented["window_scale"].startswith("false -> true")
     assert documented["window_scale_shift"].startswith("None -> 2 count")

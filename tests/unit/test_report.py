@@ -195,7 +195,7 @@ def test_history_follows_figures_by_build(store: Path, tmp_path: Path) -> None:
     series, paths = history(RunStore(store), specs, tmp_path / "h")
     iw = series["initial_window_segments"]
     assert [(p.run_id, p.build, p.value) for p in iw] == [
-        ("r1-stock", STOCK.build, 2), ("r2-tuned", TUNED.build, 3),
+        ("r1-stock", STOCK.build, 4), ("r2-tuned", TUNED.build, 3),
         ("r3-tuned", TUNED.build, 3)]
     assert [p.value for p in series["goodput_mbps@loss=0.01"]] == [1.4, 2.6, 2.2]
     assert all(p.is_file() and p.stat().st_size > 1000 for p in paths)

@@ -27,7 +27,7 @@ from bench.nightly import (
 from tests.unit.report_runs import Variant, write_run
 
 BOARD = Variant("lwip-m3", "lwip-2.1.3-ci-fast", "59646f1-ci-fast-0457cace", 536, False, None,
-                False, 2144, 2, 2.1, [3.9, 1.4])
+                False, 2144, 4, 2.1, [3.9, 1.4])
 
 
 class Recorder:
