@@ -103,9 +103,8 @@ def test_handshake(bench: Bench) -> None:
     bench.judged_ok(m)
 
 
+@pytest.mark.parametrize("bench", ["linux-host"], indirect=True)  # lwIP: compiled in
 def test_handshake_options_follow_sysctls(bench: Bench) -> None:
-    if not bench.linux:
-        pytest.skip("lwIP's options are compiled in (`set` answers EINVAL)")
     off = {"tcp_window_scaling": 0, "tcp_sack": 0, "tcp_timestamps": 0}
     m = measure_handshake(bench.dut, bench.peer, bench.ip, bench.out, settings=off)
     f = figures(m)
@@ -177,9 +176,8 @@ def test_syn_flood(bench: Bench) -> None:
     bench.judged_ok(m, listen_backlog=4)
 
 
+@pytest.mark.parametrize("bench", ["linux-host"], indirect=True)  # lwIP has no cookies
 def test_syn_flood_without_cookies(bench: Bench) -> None:
-    if not bench.linux:
-        pytest.skip("lwIP has no SYN cookies to turn off")
     settings = {"tcp_syncookies": 0, "tcp_synack_retries": 1}
     m = measure_syn_flood(bench.dut, bench.peer, bench.ip, bench.out, count=400, backlog=4,
                           settings=settings)
