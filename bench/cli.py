@@ -30,6 +30,17 @@ def inventory_from(args: argparse.Namespace) -> Inventory:
     return load(args.inventory)
 
 
+def duts_named(inv: Inventory, names: list[str] | None) -> list[str]:
+    """The inventory DUTs a command names (all of them when it names none); an unknown
+    name is a one-line error listing the known ones."""
+    for name in names or []:
+        try:
+            inv.dut(name)
+        except KeyError as exc:
+            raise CliError(str(exc.args[0])) from None
+    return list(names) if names else [d.name for d in inv.duts]
+
+
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
         raise CliError(f"{what} needs root (CAP_NET_ADMIN) to build network namespaces; "
@@ -110,10 +121,7 @@ def cmd_dut(args: argparse.Namespace) -> int:
     from bench.lab.access import DutSession
 
     inv = inventory_from(args)
-    try:
-        inv.dut(args.name)
-    except KeyError as exc:
-        raise CliError(str(exc.args[0])) from None
+    duts_named(inv, [args.name])
     log_dir = Path(args.log_dir) if args.log_dir else None
     with DutSession(inv, args.name, log_dir, timeout_s=args.timeout) as dut:
         if args.command == "hello":
@@ -236,4 +244,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m bench.cli`: run the imported module's main, so the CliError that the
+    # command modules raise (bench.cli.CliError) is the one main catches
+    from bench.cli import main as bench_main
+
+    sys.exit(bench_main())

@@ -293,15 +293,10 @@ def _restore_signals(previous: dict[int, Any]) -> None:
 
 # ------------------------------------------------------------------ CLI
 def cmd_nightly(args: argparse.Namespace) -> int:
-    from bench.cli import CliError, inventory_from, require_root
+    from bench.cli import duts_named, inventory_from, require_root
 
     inv = inventory_from(args)
-    duts = args.dut or [d.name for d in inv.duts]
-    for name in duts:
-        try:
-            inv.dut(name)
-        except KeyError as exc:
-            raise CliError(str(exc.args[0])) from None
+    duts = duts_named(inv, args.dut)
     if not args.no_lab:
         require_root("hilbench nightly (it brings the lab up; --no-lab uses a running one)")
     opts = NightlyOptions(

@@ -8,6 +8,7 @@ lab, so it fails instead.
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -46,3 +47,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _lab_gate(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("lab") is not None:
         require_lab()
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The headless browser the report checks use (installed by scripts/install-deps.sh)."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    skip_or_fail("Chromium is not installed (scripts/install-deps.sh installs it)")
+    return ""

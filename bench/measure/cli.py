@@ -48,24 +48,20 @@ def table(rows: list[list[str]]) -> str:
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
-    import sys
 
-    from bench.cli import EXIT_USAGE, inventory_from
+    from bench.cli import duts_named, inventory_from
     from bench.lab.access import DutSession
     from bench.measure.peer_session import dut_ip, open_peer
     from bench.profiles import load_profile
-    from bench.verdict import judge
+    from bench.verdict import judge_as_measured
 
     inv = inventory_from(args)
-    try:
-        entry = inv.dut(args.dut)
-    except KeyError as exc:
-        print(f"hilbench: {exc.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+    duts_named(inv, [args.dut])
+    entry = inv.dut(args.dut)
     out = Path(args.out or f"results/{time.strftime('%Y%m%d-%H%M%S')}-{args.name}")
     out.mkdir(parents=True, exist_ok=True)
     options = options_from(args.option or [])
-    with DutSession(inv, args.dut, out) as dut, open_peer(inv, out) as peer:
+    with DutSession(inv, args.dut, out) as dut, open_peer(inv, out, dut=args.dut) as peer:
         m = MEASUREMENTS[args.name](dut, peer, dut_ip(inv, args.dut), out, **options)
         consts = dut.consts()
     profile = load_profile(entry.profile)
@@ -73,10 +69,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     results = []
     rows = [["figure", "value", "+-", "verdict", "evidence"]]
     for one in m.figures():
-        # judged with the constants in force during the experiment
-        in_force = {**consts, **one.details.get("settings", {})}
-        # and with what the experiment set up (link MTU, peer MSS, ...)
-        verdict = judge(one, profile, in_force, {**context, **one.details.get("context", {})})
+        verdict = judge_as_measured(one, profile, consts, context)
         results.append({"measurement": one.model_dump(mode="json"),
                         "verdict": verdict.model_dump(mode="json")})
         frames = ",".join(str(f) for f in one.evidence.frames[:8])

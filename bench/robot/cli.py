@@ -7,16 +7,11 @@ from pathlib import Path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.cli import CliError, inventory_from
+    from bench.cli import duts_named, inventory_from
     from bench.robot.runner import RunRequest, run
 
     inv = inventory_from(args)
-    duts = args.dut or [d.name for d in inv.duts]
-    for name in duts:
-        try:
-            inv.dut(name)
-        except KeyError as exc:
-            raise CliError(str(exc.args[0])) from None
+    duts = duts_named(inv, args.dut)
     request = RunRequest(duts=duts, include=args.include or [], exclude=args.exclude or [],
                          suites=[Path(s) for s in args.suites] or [Path("robot_suites")],
                          processes=args.processes, dryrun=args.dryrun)

@@ -20,7 +20,7 @@ from bench.measure.registry import MEASUREMENTS
 from bench.measure.result import Measurement
 from bench.model import Peer
 from bench.profiles import Profile
-from bench.verdict import Verdict, judge
+from bench.verdict import Verdict, judge_as_measured
 from firmware_adapters.dut import Dut
 
 
@@ -54,13 +54,6 @@ class Experiment:
     name: str
     figures: list[Judged] = field(default_factory=list)
 
-    def figure(self, name: str) -> Judged:
-        for one in self.figures:
-            if one.measurement.name == name:
-                return one
-        have = ", ".join(j.measurement.name for j in self.figures) or "none"
-        raise AssertionError(f"{self.name} gave no figure {name!r} (it gave: {have})")
-
 
 def run_measurement(inv: Inventory, dut_name: str, dut: Dut, profile: Profile, name: str,
                     evidence_dir: Path, options: dict[str, Any],
@@ -82,14 +75,11 @@ def run_measurement(inv: Inventory, dut_name: str, dut: Dut, profile: Profile, n
 
 
 def judge_all(m: Measurement, dut: Dut, profile: Profile, context: dict[str, Any]) -> Experiment:
-    """Judge the measurement and every related figure with the constants that were in
-    force during the experiment (the DUT's, overridden by the settings it applied)."""
+    """Judge the measurement and every related figure as the experiment left things."""
     consts = dut.consts()
     out = Experiment(name=m.name)
     for one in m.figures():
-        in_force = {**consts, **one.details.get("settings", {})}
-        ctx = {**context, **one.details.get("context", {})}
-        out.figures.append(Judged(one, judge(one, profile, in_force, ctx)))
+        out.figures.append(Judged(one, judge_as_measured(one, profile, consts, context)))
     return out
 
 

@@ -13,7 +13,6 @@ figures of it against the DUT's profile.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,15 @@ from bench.measure.cli import options_from, parse_option
 from bench.model import Peer
 from bench.profiles import Profile, load_profile
 from bench.robot import behaviours
-from bench.robot.experiment import Experiment, Judged, judge_all, record, run_measurement, slug
+from bench.robot.experiment import (
+    Experiment,
+    Judged,
+    judge_all,
+    record,
+    relative,
+    run_measurement,
+    slug,
+)
 from bench.robot.guard import DutHung, run_watched
 from bench.robot.session import RunRecorder
 from bench.verdict import Outcome
@@ -142,12 +149,9 @@ class TcpBench:
         return self.test_dir
 
     def _link(self, path: str | None, label: str | None = None) -> str:
-        if not path:
+        rel = relative(path, self._run_dir())
+        if not rel:
             return ""
-        target = Path(path)
-        if not target.is_absolute():
-            target = self._run_dir() / target
-        rel = os.path.relpath(target.resolve(), self._run_dir().resolve())
         return f'<a href="{html.escape(rel)}">{html.escape(label or rel)}</a>'
 
     def _log_console_excerpt(self) -> None:
@@ -284,18 +288,12 @@ class TcpBench:
         if first is not None:
             links = self._link(first.evidence.pcap)
             pictures = [f for f in first.evidence.files if f.endswith(PICTURES)]
-            links += "".join(f'<br><img src="{html.escape(self._rel(f))}" width="640">'
-                             for f in pictures)
+            shown = [html.escape(relative(f, self._run_dir()) or f) for f in pictures]
+            links += "".join(f'<br><img src="{src}" width="640">' for src in shown)
         logger.info(f"<b>{html.escape(experiment.name)}</b> on {self.dut_name} "
                     f"(profile {self.profile.name}): capture {links}<table border=1>"
                     "<tr><th>figure</th><th>measured</th><th>expected</th><th>verdict</th></tr>"
                     f"{''.join(rows)}</table>", html=True)
-
-    def _rel(self, path: str) -> str:
-        target = Path(path)
-        if not target.is_absolute():
-            target = self._run_dir() / target
-        return os.path.relpath(target.resolve(), self._run_dir().resolve())
 
     def _judged(self, figure: str) -> list[Judged]:
         """Every judged figure of that name measured in this test (largest_payload_bytes

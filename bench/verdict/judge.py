@@ -89,6 +89,20 @@ def judge(
 _MISMATCH = object()
 
 
+def judge_as_measured(
+    measurement: Measurement,
+    profile: Profile,
+    dut_consts: Mapping[str, str],
+    context: Mapping[str, Any],
+) -> Verdict:
+    """Judge a figure as its experiment left things: the DUT's constants overridden by the
+    settings the experiment applied (`details["settings"]`, restored since), and `context`
+    overridden by what it set up (`details["context"]`: link MTU, peer MSS, backlog ...)."""
+    details = measurement.details
+    return judge(measurement, profile, {**dut_consts, **details.get("settings", {})},
+                 {**context, **details.get("context", {})})
+
+
 def _in_unit(measurement: Measurement, unit: str) -> tuple[Any, Tolerance]:
     """The measured value and its uncertainty in the profile's unit (s <-> ms <-> us)."""
     value, own, have = measurement.value, measurement.tolerance, measurement.unit

@@ -1,11 +1,11 @@
 """What a measurement lab test needs besides the lab: the DUT and the peer of one test
-(`Bench`), and a judge that uses the constants in force and each figure's own context
-(`details["context"]`: link MTU, peer MSS, ... as the experiment set them)."""
+(`Bench`, opened by `bench_for`), and judging every figure as its experiment left things
+(`bench.verdict.judge_as_measured`: the settings it applied, the context it set up)."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +16,10 @@ from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.result import Measurement
 from bench.model import Peer
 from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
+from bench.verdict import Outcome, Verdict, judge_as_measured
 from firmware_adapters.dut import Dut
+
+OK = (Outcome.PASS, Outcome.DEVIATION)
 
 
 @dataclass
@@ -33,19 +35,51 @@ class Bench:
     def linux(self) -> bool:
         return self.name == "linux-host"
 
-    def judge(self, m: Measurement) -> Outcome:
+    def judged(self, m: Measurement) -> list[tuple[Measurement, Verdict]]:
+        """Every figure of `m` with its verdict against the DUT's profile (printed)."""
         entry = self.inv.dut(self.name)
-        in_force = {**self.dut.consts(), **m.details.get("settings", {})}
-        context = {"link_mtu": entry.link.mtu, **m.details.get("context", {})}
-        verdict = judge(m, load_profile(entry.profile), in_force, context)
+        profile = load_profile(entry.profile)
+        consts = self.dut.consts()
+        out = []
+        for one in m.figures():
+            verdict = judge_as_measured(one, profile, consts, {"link_mtu": entry.link.mtu})
+            print(verdict.message)
+            out.append((one, verdict))
+        return out
+
+    def verdicts(self, m: Measurement) -> dict[str, Outcome]:
+        """Figure name -> outcome (the last one, where a name repeats)."""
+        return {one.name: verdict.outcome for one, verdict in self.judged(m)}
+
+    def judge(self, m: Measurement) -> Outcome:
+        """The outcome of `m` itself (not of its related figures)."""
+        entry = self.inv.dut(self.name)
+        verdict = judge_as_measured(m.model_copy(update={"related": []}),
+                                    load_profile(entry.profile), self.dut.consts(),
+                                    {"link_mtu": entry.link.mtu})
         print(verdict.message)
         return verdict.outcome
 
-    def judged_ok(self, m: Measurement) -> None:
-        """Every figure passes or is a documented deviation."""
-        for one in m.figures():
-            outcome = self.judge(one)
-            assert outcome in (Outcome.PASS, Outcome.DEVIATION), one.describe()
+    def judged_ok(self, m: Measurement,
+                  unjudged: Collection[tuple[str, str]] = ()) -> dict[str, Measurement]:
+        """Every figure passes or is a documented deviation, except those (DUT, figure)
+        pairs in `unjudged`, whose profile documents no value: they must be not judged."""
+        for one, verdict in self.judged(m):
+            if (self.name, one.name) in unjudged:
+                assert verdict.outcome is Outcome.NOT_JUDGED, verdict.message
+            else:
+                assert verdict.outcome in OK, verdict.message
+        return {f.name: f for f in m.figures()}
+
+    def none_fail(self, m: Measurement, *judged: str) -> dict[str, Measurement]:
+        """No figure fails; the ones named in `judged` must be judged (pass or deviation)."""
+        outcomes = {}
+        for one, verdict in self.judged(m):
+            assert verdict.outcome is not Outcome.FAIL, verdict.message
+            outcomes[one.name] = verdict.outcome
+        for name in judged:
+            assert outcomes[name] in OK, name
+        return {f.name: f for f in m.figures()}
 
 
 @contextmanager

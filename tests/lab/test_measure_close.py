@@ -25,7 +25,7 @@ from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.result import Measurement
 from bench.measure.time_wait import measure_time_wait_duration
 from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
+from bench.verdict import Outcome, judge_as_measured
 from firmware_adapters.dut import Dut
 from tests.lab.labkit import running_lab
 
@@ -74,9 +74,8 @@ class CloseSet:
 
     def judged_ok(self, m: Measurement) -> None:
         for one in m.figures():
-            in_force = {**self.consts, **m.details.get("settings", {})}
-            verdict = judge(one, load_profile(self.profile), in_force,
-                            {"link_mtu": self.link_mtu})
+            verdict = judge_as_measured(one, load_profile(self.profile), self.consts,
+                                        {"link_mtu": self.link_mtu})
             print(verdict.message)
             if one.name == "close_wait_age_s":
                 assert verdict.outcome is Outcome.NOT_JUDGED  # console-based, no profile value

@@ -5,13 +5,11 @@ deviation), with every plot produced in the run folder."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench.inventory import Inventory
-from bench.lab.access import DutSession
 from bench.lab.up import logs_dir
 from bench.measure.congestion import (
     measure_fast_retransmit,
@@ -19,12 +17,9 @@ from bench.measure.congestion import (
     measure_slow_start,
 )
 from bench.measure.loss_sweep import measure_loss_sweep
-from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.result import Measurement
-from bench.model import Peer
-from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
-from firmware_adapters.dut import Dut
+from bench.verdict import Outcome
+from tests.lab.judgekit import Bench, bench_for
 from tests.lab.labkit import running_lab
 
 DUTS = ["linux-host", "lwip-m3"]
@@ -38,46 +33,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
         yield inv
 
 
-@dataclass
-class Bench:
-    inv: Inventory
-    name: str
-    dut: Dut
-    peer: Peer
-    ip: str
-    out: Path
-
-    @property
-    def linux(self) -> bool:
-        return self.name == "linux-host"
-
-    def verdicts(self, m: Measurement) -> dict[str, Outcome]:
-        entry = self.inv.dut(self.name)
-        consts = self.dut.consts()
-        out = {}
-        for one in m.figures():
-            in_force = {**consts, **one.details.get("settings", {})}
-            verdict = judge(one, load_profile(entry.profile), in_force,
-                            {"link_mtu": entry.link.mtu})
-            print(verdict.message)
-            out[one.name] = verdict.outcome
-        return out
-
-    def judged_ok(self, m: Measurement, *judged: str) -> dict[str, Measurement]:
-        """Every figure passes or is a documented deviation; `judged` must be judged."""
-        outcomes = self.verdicts(m)
-        for name, outcome in outcomes.items():
-            assert outcome in (Outcome.PASS, Outcome.DEVIATION, Outcome.NOT_JUDGED), name
-        for name in judged:
-            assert outcomes[name] in (Outcome.PASS, Outcome.DEVIATION), name
-        return {f.name: f for f in m.figures()}
-
-
 @pytest.fixture(params=DUTS)
 def bench(lab: Inventory, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    name = request.param
-    with DutSession(lab, name, tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        yield Bench(lab, name, dut, peer, dut_ip(lab, name), tmp_path)
+    with bench_for(lab, request.param, tmp_path) as b:
+        yield b
 
 
 def plots_written(m: Measurement, *names: str) -> None:
@@ -90,7 +49,7 @@ def plots_written(m: Measurement, *names: str) -> None:
 
 def test_initial_window_and_slow_start(bench: Bench) -> None:
     m = measure_slow_start(bench.dut, bench.peer, bench.ip, bench.out)
-    fig = bench.judged_ok(m, "initial_window_segments", "initial_flight_segments")
+    fig = bench.none_fail(m, "initial_window_segments", "initial_flight_segments")
     plots_written(m, "slow-start-time-sequence", "slow-start-cwnd")
     if bench.linux:
         assert m.value == 10 and fig["initial_window_bytes"].value == 10 * 1448
@@ -103,11 +62,11 @@ def test_initial_window_and_slow_start(bench: Bench) -> None:
 
 
 def test_linux_initial_window_follows_initcwnd(lab: Inventory, tmp_path: Path) -> None:
-    with DutSession(lab, "linux-host", tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        b = Bench(lab, "linux-host", dut, peer, dut_ip(lab, "linux-host"), tmp_path)
+    with bench_for(lab, "linux-host", tmp_path) as b:
+        dut, peer = b.dut, b.peer
         m = measure_slow_start(dut, peer, b.ip, tmp_path, initcwnd=4,
                                settings={"tcp_congestion_control": "reno"})
-        fig = b.judged_ok(m, "initial_window_segments", "slow_start_growth_factor")
+        fig = b.none_fail(m, "initial_window_segments", "slow_start_growth_factor")
         assert m.value == 4 and m.details["settings"]["initcwnd"] == "4"
         assert fig["slow_start_growth_factor"].value == pytest.approx(2.0, abs=0.1)
         assert m.samples[:3] == [4, 8, 16]
@@ -117,12 +76,12 @@ def test_linux_initial_window_follows_initcwnd(lab: Inventory, tmp_path: Path) -
 @pytest.mark.parametrize("cc, factor", [("cubic", 0.7), ("reno", 0.5)])
 def test_linux_fast_retransmit_and_reduction(lab: Inventory, tmp_path: Path,
                                              cc: str, factor: float) -> None:
-    with DutSession(lab, "linux-host", tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        b = Bench(lab, "linux-host", dut, peer, dut_ip(lab, "linux-host"), tmp_path)
+    with bench_for(lab, "linux-host", tmp_path) as b:
+        dut, peer = b.dut, b.peer
         m = measure_fast_retransmit(dut, peer, b.ip, tmp_path,
                                     settings={"tcp_congestion_control": cc})
         judged = ["fast_retransmit_dupacks", "fast_retransmit_delay_rtt", "cc_reduction_factor"]
-        fig = b.judged_ok(m, *judged, *(["ca_growth_segments_per_rtt"] if cc == "reno" else []))
+        fig = b.none_fail(m, *judged, *(["ca_growth_segments_per_rtt"] if cc == "reno" else []))
         assert m.value == 3 and m.details["resend_kind"] == "fast"
         assert fig["cc_reduction_factor"].value == pytest.approx(factor, abs=0.05)
         assert m.details["reduction_basis"] == "wire"
@@ -137,10 +96,10 @@ def test_linux_fast_retransmit_and_reduction(lab: Inventory, tmp_path: Path,
 
 
 def test_lwip_fast_retransmit_reno_halving(lab: Inventory, tmp_path: Path) -> None:
-    with DutSession(lab, "lwip-m3", tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        b = Bench(lab, "lwip-m3", dut, peer, dut_ip(lab, "lwip-m3"), tmp_path)
+    with bench_for(lab, "lwip-m3", tmp_path) as b:
+        dut, peer = b.dut, b.peer
         m = measure_fast_retransmit(dut, peer, b.ip, tmp_path, ca_rounds=1, dupack_gap_s=0.1)
-        fig = b.judged_ok(m, "fast_retransmit_dupacks", "fast_retransmit_delay_rtt",
+        fig = b.none_fail(m, "fast_retransmit_dupacks", "fast_retransmit_delay_rtt",
                           "cc_reduction_factor")
         assert m.value == 3 and m.details["resend_kind"] == "fast"
         # 2-segment flights (TCP_SND_BUF): the halving shows in the DUT's cwnd/ssthresh
@@ -158,7 +117,7 @@ def test_rto_backoff(bench: Bench) -> None:
         m = measure_rto_backoff(bench.dut, bench.peer, bench.ip, bench.out, wait_s=20,
                                 flight_round=4, rto_count=3)
     judged = ["cwnd_after_rto_segments", "rto_backoff_factor"]
-    fig = bench.judged_ok(m, *judged, *(["rto_min_ms", "data_retries", "data_give_up_rst"]
+    fig = bench.none_fail(m, *judged, *(["rto_min_ms", "data_retries", "data_give_up_rst"]
                                         if bench.linux else []))
     assert m.value == 1
     if bench.linux:
@@ -178,7 +137,7 @@ def test_loss_sweep_short(bench: Bench) -> None:
                            losses=(0.0, 0.02 if bench.linux else 0.05), reps=5,
                            nbytes=200_000 if bench.linux else 10_000, rtt_ms=10,
                            impair_control=str(control))
-    bench.judged_ok(m)
+    bench.none_fail(m)
     points = m.details["points"]
     assert [len(p["goodputs_mbps"]) for p in points] == [5, 5]
     assert points[0]["retransmissions"] == [0] * 5 and sum(points[1]["retransmissions"]) > 0

@@ -5,16 +5,13 @@ SACK, timestamps, tcp_fastopen, tcp_syncookies) and check that the figures follo
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.inventory import Inventory
-from bench.lab.access import DutSession
 from bench.measure.establish import (
     measure_handshake,
     measure_simultaneous_open,
@@ -23,18 +20,13 @@ from bench.measure.establish import (
     measure_third_segment_data,
     measure_unacceptable_seq,
 )
-from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.result import Measurement
 from bench.measure.syn_flood import measure_syn_flood
-from bench.model import Peer
-from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
-from firmware_adapters.dut import Dut
+from tests.lab.judgekit import Bench, bench_for
 from tests.lab.labkit import running_lab
 
 DUTS = ["linux-host", "lwip-m3"]
 PREFIX = "he-"
-LINUX = "linux-host"
 # Figures whose profile documents no value (a lab-path property, or computed from buffers).
 UNJUDGED = {("linux-host", "handshake_rtt_ms"), ("lwip-m3", "handshake_rtt_ms"),
             ("linux-host", "window_scale_shift"), ("lwip-m3", "window_scale_shift"),
@@ -47,42 +39,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
         yield inv
 
 
-@dataclass
-class Bench:
-    inv: Inventory
-    name: str
-    dut: Dut
-    peer: Peer
-    ip: str
-    out: Path
-
-    @property
-    def linux(self) -> bool:
-        return self.name == LINUX
-
-    def judged_ok(self, m: Measurement, **context: Any) -> None:
-        """Every figure of `m` is pass or a documented deviation (or knowingly unjudged)."""
-        entry = self.inv.dut(self.name)
-        profile = load_profile(entry.profile)
-        consts = self.dut.consts()
-        for one in m.figures():
-            in_force = {**consts, **one.details.get("settings", {})}
-            verdict = judge(one, profile, in_force, {"link_mtu": entry.link.mtu, **context})
-            print(verdict.message)
-            if (self.name, one.name) in UNJUDGED:
-                assert verdict.outcome is Outcome.NOT_JUDGED, verdict.message
-            else:
-                assert verdict.outcome in (Outcome.PASS, Outcome.DEVIATION), verdict.message
-
-
 @pytest.fixture(params=DUTS)
 def bench(lab: Inventory, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    name = request.param
-    with DutSession(lab, name, tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        yield Bench(lab, name, dut, peer, dut_ip(lab, name), tmp_path)
-    done = subprocess.run(["tshark", "-r", str(tmp_path / "peer.pcapng"), "-q"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    with bench_for(lab, request.param, tmp_path) as b:
+        yield b
 
 
 def figures(m: Measurement) -> dict[str, Any]:
@@ -100,7 +60,7 @@ def test_handshake(bench: Bench) -> None:
     else:
         assert not (f["window_scale"] or f["sack_permitted"] or f["timestamps"])
         assert f["offered_mss_bytes"] == 536 and f["syn_window_bytes"] == 2144
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 @pytest.mark.parametrize("bench", ["linux-host"], indirect=True)  # lwIP: compiled in
@@ -111,13 +71,14 @@ def test_handshake_options_follow_sysctls(bench: Bench) -> None:
     assert not (f["window_scale"] or f["sack_permitted"] or f["timestamps"])
     assert f["window_scale_shift"] is None and m.details["syn_options"] == ["mss"]
     assert bench.dut.consts()["tcp_sack"] == "1"  # restored
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_third_segment_data(bench: Bench) -> None:
     m = measure_third_segment_data(bench.dut, bench.peer, bench.ip, bench.out, data_bytes=100)
     assert m.value == 100 and m.details["rx_bad"] == 0 and m.details["data_acked"]
-    bench.judged_ok(m, third_segment_sent_bytes=m.details["sent_bytes"])
+    assert m.details["context"] == {"third_segment_sent_bytes": m.details["sent_bytes"]}
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_stale_synack(bench: Bench) -> None:
@@ -126,7 +87,7 @@ def test_stale_synack(bench: Bench) -> None:
     assert f["rst_on_stale_synack"] is True
     assert f["half_open_freed_on_rst"] is True and f["half_open_freed_s"] < 0.5
     assert not m.details["synack_rtx_after_rst_frames"]
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_unacceptable_seq(bench: Bench) -> None:
@@ -135,19 +96,19 @@ def test_unacceptable_seq(bench: Bench) -> None:
     assert f["unacceptable_seq_reply"] == "ack" and m.details["reply_acks_rcv_nxt"]
     assert f["unacceptable_seq_conn_ok"] is True
     assert f["unacceptable_ack_synrcvd_reply"] == "rst" and m.details["synrcvd_rst_seq_ok"]
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_tfo(bench: Bench) -> None:
     m = measure_tfo(bench.dut, bench.peer, bench.ip, bench.out)
     assert m.value is False and m.details["cookie_bytes"] == 0  # Linux default: client only
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
     if bench.linux:  # server bit + every listener (0x400): the figure follows
         on = measure_tfo(bench.dut, bench.peer, bench.ip, bench.out,
                          settings={"tcp_fastopen": 1027})
         assert on.value is True and on.details["cookie_bytes"] >= 4
         assert bench.dut.consts()["tcp_fastopen"] == "1"  # restored
-        bench.judged_ok(on)
+        bench.judged_ok(on, UNJUDGED)
 
 
 def test_simultaneous_open(bench: Bench) -> None:
@@ -156,7 +117,7 @@ def test_simultaneous_open(bench: Bench) -> None:
     # Linux answers the crossing SYN with SYN-ACK; lwIP ignores it (documented deviation)
     assert m.details["dut_synack_to_crossing_syn"] is bench.linux
     assert m.details["peer_sent_synack"] is not bench.linux
-    bench.judged_ok(m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 @pytest.mark.slow
@@ -173,7 +134,8 @@ def test_syn_flood(bench: Bench) -> None:
         assert m.value == 4 and f["syn_cookies"] is False
         assert f["legit_connect_success_pct"] == 0.0
         assert 19.5 <= f["syn_flood_recovery_s"] <= 21.5
-    bench.judged_ok(m, listen_backlog=4)
+    assert m.details["context"] == {"listen_backlog": 4}
+    bench.judged_ok(m, UNJUDGED)
 
 
 @pytest.mark.parametrize("bench", ["linux-host"], indirect=True)  # lwIP has no cookies
@@ -186,4 +148,5 @@ def test_syn_flood_without_cookies(bench: Bench) -> None:
     assert m.details["cookie_sources"] == 0 and f["legit_connect_success_pct"] == 0.0
     assert 2.5 <= f["syn_flood_recovery_s"] <= 4.0  # SYN-ACK at 0 and 1 s, gone at 3 s
     assert bench.dut.consts()["tcp_syncookies"] == "1"  # restored
-    bench.judged_ok(m, listen_backlog=4)
+    assert m.details["context"] == {"listen_backlog": 4}
+    bench.judged_ok(m, UNJUDGED)

@@ -5,16 +5,13 @@ a documented deviation, with the figures themselves checked."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.inventory import Inventory
-from bench.lab.access import DutSession
 from bench.measure.ack_behaviour import (
     measure_delayed_ack,
     measure_ooo_ack,
@@ -26,12 +23,8 @@ from bench.measure.flow_control import (
     measure_window_scaling,
     measure_zero_window,
 )
-from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.result import Measurement
-from bench.model import Peer
-from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
-from firmware_adapters.dut import Dut
+from tests.lab.judgekit import Bench, bench_for
 from tests.lab.labkit import running_lab
 
 PREFIX = "hf-"
@@ -57,42 +50,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
         yield inv
 
 
-@dataclass
-class Bench:
-    inv: Inventory
-    name: str
-    dut: Dut
-    peer: Peer
-    ip: str
-    out: Path
-
-    def run(self, fn: Any, key: str) -> Measurement:
-        m = fn(self.dut, self.peer, self.ip, self.out, **OPTIONS[self.name].get(key, {}))
-        print(m.model_dump_json(indent=1, exclude={"related"}))
-        self.judged_ok(m)
-        return m
-
-    def judged_ok(self, m: Measurement) -> None:
-        entry = self.inv.dut(self.name)
-        profile = load_profile(entry.profile)
-        for one in m.figures():
-            in_force = {**self.dut.consts(), **one.details.get("settings", {})}
-            verdict = judge(one, profile, in_force, {"link_mtu": entry.link.mtu})
-            print(verdict.message)
-            if (self.name, one.name) in UNJUDGED:
-                assert verdict.outcome is Outcome.NOT_JUDGED, verdict.message
-            else:
-                assert verdict.outcome in (Outcome.PASS, Outcome.DEVIATION), verdict.message
-
-
 @pytest.fixture(params=DUTS)
 def bench(lab: Inventory, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    name = request.param
-    with DutSession(lab, name, tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        yield Bench(lab, name, dut, peer, dut_ip(lab, name), tmp_path)
-    done = subprocess.run(["tshark", "-r", str(tmp_path / "peer.pcapng"), "-q"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    with bench_for(lab, request.param, tmp_path) as b:
+        yield b
+
+
+def run(bench: Bench, fn: Any, key: str) -> Measurement:
+    """Measurement `key` with this DUT's options, every figure judged."""
+    m = fn(bench.dut, bench.peer, bench.ip, bench.out, **OPTIONS[bench.name].get(key, {}))
+    print(m.model_dump_json(indent=1, exclude={"related"}))
+    bench.judged_ok(m, UNJUDGED)
+    return m
 
 
 def related(m: Measurement, name: str) -> Any:
@@ -100,7 +69,7 @@ def related(m: Measurement, name: str) -> Any:
 
 
 def test_flight_window(bench: Bench) -> None:
-    m = bench.run(measure_flight_window, "flight_window")
+    m = run(bench, measure_flight_window, "flight_window")
     assert 0 < m.value <= 1.0  # type: ignore[operator]
     assert all(w["beyond_window"] == 0 for w in m.details["windows"])
     if bench.name != "lwip-m3":  # the stock send buffer (2 MSS) limits below the window
@@ -109,7 +78,7 @@ def test_flight_window(bench: Bench) -> None:
 
 @pytest.mark.slow
 def test_zero_window_lost_update(bench: Bench) -> None:
-    m = bench.run(measure_zero_window, "zero_window")
+    m = run(bench, measure_zero_window, "zero_window")
     d = m.details
     assert d["zero_window_seen"] and d["update_lost"] and d["recovered"]
     assert related(m, "zero_window_recovered") is True
@@ -125,7 +94,7 @@ def test_zero_window_lost_update(bench: Bench) -> None:
 
 
 def test_window_scaling(bench: Bench) -> None:
-    m = bench.run(measure_window_scaling, "window_scaling")
+    m = run(bench, measure_window_scaling, "window_scaling")
     scaled, plain = m.details["cases"]
     assert m.value is True
     assert scaled["both_offered"] is (bench.name != "lwip-m3")
@@ -135,13 +104,13 @@ def test_window_scaling(bench: Bench) -> None:
 
 
 def test_receive_window(bench: Bench) -> None:
-    m = bench.run(measure_receive_window, "receive_window")
+    m = run(bench, measure_receive_window, "receive_window")
     assert m.value is True and m.details["rx_bad"] == 0
     assert m.details["update"]["unprompted"]
 
 
 def test_ooo_ack(bench: Bench) -> None:
-    m = bench.run(measure_ooo_ack, "ooo_ack")
+    m = run(bench, measure_ooo_ack, "ooo_ack")
     d = m.details
     assert m.value is True and len(d["dupack_delays_ms"]) == 3 and d["rx_bad"] == 0
     sack = bench.name != "lwip-m3"
@@ -150,7 +119,7 @@ def test_ooo_ack(bench: Bench) -> None:
 
 
 def test_sack_recovery(bench: Bench) -> None:
-    m = bench.run(measure_sack_recovery, "sack_recovery")
+    m = run(bench, measure_sack_recovery, "sack_recovery")
     d = m.details
     assert len(d["lost_rel_seq"]) == 2 and m.value == 1.0
     assert d["sack_negotiated"] is (bench.name != "lwip-m3")
@@ -158,7 +127,7 @@ def test_sack_recovery(bench: Bench) -> None:
 
 
 def test_delayed_ack(bench: Bench) -> None:
-    m = bench.run(measure_delayed_ack, "delayed_ack")
+    m = run(bench, measure_delayed_ack, "delayed_ack")
     d = m.details
     assert d["rx_bad"] == 0 and d["rx_bytes"] == d["sent_bytes"]
     assert d["quick_acks"] == 0  # every measured ACK waited for the delayed-ACK timer

@@ -4,15 +4,12 @@ documented deviation, with the figures checked and every pcap readable by tshark
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from bench.inventory import Inventory
-from bench.lab.access import DutSession
 from bench.measure.handshake import (
     measure_isn_predictability,
     measure_rst_on_closed_port,
@@ -20,12 +17,7 @@ from bench.measure.handshake import (
     measure_synack_retries,
 )
 from bench.measure.mss import measure_offered_mss
-from bench.measure.peer_session import dut_ip, open_peer
-from bench.measure.result import Measurement
-from bench.model import Peer
-from bench.profiles import load_profile
-from bench.verdict import Outcome, judge
-from firmware_adapters.dut import Dut
+from tests.lab.judgekit import Bench, bench_for
 from tests.lab.labkit import running_lab
 
 DUTS = ["linux-host", "lwip-m3"]
@@ -38,47 +30,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inventory]:
         yield inv
 
 
-@dataclass
-class Bench:
-    inv: Inventory
-    name: str
-    dut: Dut
-    peer: Peer
-    ip: str
-    out: Path
-
-    def judge(self, m: Measurement) -> Outcome:
-        entry = self.inv.dut(self.name)
-        in_force = {**self.dut.consts(), **m.details.get("settings", {})}
-        verdict = judge(m, load_profile(entry.profile), in_force, {"link_mtu": entry.link.mtu})
-        print(verdict.message)
-        return verdict.outcome
-
-
 @pytest.fixture(params=DUTS)
 def bench(lab: Inventory, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bench]:
-    name = request.param
-    with DutSession(lab, name, tmp_path) as dut, open_peer(lab, tmp_path) as peer:
-        yield Bench(lab, name, dut, peer, dut_ip(lab, name), tmp_path)
-    assert_pcap_opens(tmp_path / "peer.pcapng")
-
-
-def assert_pcap_opens(path: Path) -> None:
-    done = subprocess.run(["tshark", "-r", str(path), "-q"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    with bench_for(lab, request.param, tmp_path) as b:
+        yield b
 
 
 # With linear SYN timeouts the profile documents no single backoff factor.
 UNJUDGED = {("linux-host", "syn_backoff_factor")}
-
-
-def judged_ok(b: Bench, m: Measurement) -> None:
-    for one in m.figures():
-        outcome = b.judge(one)
-        if (b.name, one.name) in UNJUDGED:
-            assert outcome is Outcome.NOT_JUDGED
-        else:
-            assert outcome in (Outcome.PASS, Outcome.DEVIATION), one.describe()
 
 
 @pytest.mark.slow
@@ -100,7 +59,7 @@ def test_syn_retries(bench: Bench) -> None:
             assert gap == pytest.approx(3.0, abs=0.5)
         assert 17.5 <= m.details["give_up_s"] <= 21.5
         assert m.details["rst_sent"] is False
-    judged_ok(bench, m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 @pytest.mark.slow
@@ -116,14 +75,14 @@ def test_synack_retries(bench: Bench) -> None:
         assert m.value == 2
         assert m.samples == [pytest.approx(3.0, abs=0.5), pytest.approx(6.0, abs=0.5)]
     assert m.details["rst_sent"] is False
-    judged_ok(bench, m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_rst_on_closed_port(bench: Bench) -> None:
     m = measure_rst_on_closed_port(bench.dut, bench.peer, bench.ip, bench.out)
     assert m.value is True and m.details["reply_flags"] == "RA"
     assert m.details["rst_ack_ok"] and 0 <= m.details["reply_delay_ms"] < 100
-    judged_ok(bench, m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_isn_predictability(bench: Bench) -> None:
@@ -131,10 +90,10 @@ def test_isn_predictability(bench: Bench) -> None:
     print(m.details)
     assert len(m.details["isns"]) == 8 and len(m.evidence.frames) == 8
     assert m.value is (bench.name != "linux-host")
-    judged_ok(bench, m)
+    bench.judged_ok(m, UNJUDGED)
 
 
 def test_offered_mss(bench: Bench) -> None:
     m = measure_offered_mss(bench.dut, bench.peer, bench.ip, bench.out)
     assert m.value == (1460 if bench.name == "linux-host" else 536)
-    judged_ok(bench, m)
+    bench.judged_ok(m, UNJUDGED)

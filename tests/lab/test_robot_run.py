@@ -1,6 +1,7 @@
 """A short real `hilbench run` in CI: a tag subset of the suites on both simulated DUTs at
 once, through pabot, with everything a run folder promises (results.json, xunit with the
-DUT and build, per-DUT tag statistics, the evidence the report links)."""
+DUT and build, per-DUT tag statistics, the evidence the report links), and its report
+rendered by headless Chromium."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bench.inventory import Inventory
 from bench.report.html import write_report
 from bench.robot.runner import RunRequest, run
 from tests.lab.labkit import running_lab
+from tests.unit.test_report_browser import assert_links_resolve, assert_not_blank, browse
 
 PREFIX = "hq-"
 DUTS = ["linux-host", "lwip-m3"]
@@ -32,7 +34,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory, P
 
 
 def test_a_tag_subset_runs_on_both_duts_in_parallel(lab: tuple[Inventory, Path],
-                                                    tmp_path: Path) -> None:
+                                                    tmp_path: Path, chromium: str) -> None:
     inv, inv_path = lab
     rc, folder = run(inv, inv_path, RunRequest(duts=DUTS, include=TAGS, processes=2,
                                                results_root=tmp_path))
@@ -60,3 +62,7 @@ def test_a_tag_subset_runs_on_both_duts_in_parallel(lab: tuple[Inventory, Path],
             assert f"{tag} on {dut}" in report
     page = write_report(folder)
     assert page.is_file() and "HS-11" in page.read_text()
+    # the real run's report opens in a browser: not blank, no broken local link
+    dom, shot = browse(chromium, page, tmp_path)
+    assert_not_blank(shot)
+    assert_links_resolve(dom, page)

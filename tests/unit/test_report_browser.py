@@ -1,41 +1,25 @@
 """The run report and the comparison open in a real browser: headless Chromium renders
 them (the screenshot is not blank) and no local link in the rendered page is broken.
 
-Needs no lab and no root: the pages are built from fixture run folders (and from the
-newest real run folder under results/, when there is one). Skips without Chromium,
+Needs no lab and no root: the pages are built from fixture run folders (a real run's
+report is loaded the same way by tests/lab/test_robot_run.py). Skips without Chromium,
 except under CI=true, where it fails (scripts/install-deps.sh installs `chromium`).
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote
 
 import matplotlib.image
-import pytest
 
 from bench.report.compare import compare_runs
 from bench.report.compare_render import write_comparison
 from bench.report.html import write_report
-from bench.report.schema import ResultsError, load_results
-from bench.report.store import RunStore
-from tests.conftest import skip_or_fail
+from bench.report.schema import load_results
 from tests.unit.report_runs import STOCK, TUNED, write_run
 from tests.unit.test_report import Links
-
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    skip_or_fail("Chromium is not installed (scripts/install-deps.sh installs it)")
-    return ""
 
 
 def browse(browser: str, page: Path, out: Path) -> tuple[str, Path]:
@@ -90,18 +74,3 @@ def test_fixture_report_and_comparison_render(chromium: str, tmp_path: Path) -> 
         assert text in dom
         assert_not_blank(shot)
         assert_links_resolve(dom, page)
-
-
-def test_newest_real_run_folder_renders(chromium: str, tmp_path: Path) -> None:
-    store = RunStore(Path("results"))
-    runs = [e for e in store.entries() if e.verdict != "error"] if store.root.is_dir() else []
-    if not runs:
-        pytest.skip("no run folder under results/ (make demo or hilbench run makes one)")
-    run_dir = store.folder(runs[-1])
-    try:
-        page = write_report(run_dir, tmp_path / "real" / "report.html")  # not in the run
-    except ResultsError as exc:
-        pytest.fail(f"the newest run's results.json does not load: {exc}")
-    dom, shot = browse(chromium, page, tmp_path)
-    assert_not_blank(shot)
-    assert_links_resolve(dom, page)
