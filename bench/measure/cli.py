@@ -91,6 +91,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="folder for the pcap, console log and results.json")
     parser.add_argument("-o", "--option", action="append", type=parse_option,
                         metavar="KEY=VALUE",
-                        help="measurement option, e.g. rounds=2, bracket_s=[52,72], "
+                        help="measurement option, e.g. connections=12, window_s=[59.5,62.8], "
                              "settings.tcp_syn_retries=2")
     parser.set_defaults(func=cmd_measure)

@@ -1,19 +1,26 @@
 """How long the DUT stays in TIME_WAIT (CL-04), found on the wire, not from its report.
 
 The DUT closes first; the peer ACKs its FIN and sends its own; the DUT's ACK of that
-FIN (kernel timestamp) starts TIME_WAIT. A probe is the peer's FIN sent again: a
-TIME_WAIT endpoint ACKs it again, an endpoint that has left TIME_WAIT answers RST.
-A FIN restarts the TIME_WAIT timer (RFC 9293 3.10.7.4), so each connection is probed
-once only: a round opens several connections and probes each at its own offset; the
-next round probes inside the bracket the previous one found.
+FIN (kernel timestamp) starts TIME_WAIT. From then the peer probes the connection
+quietly: one byte at its FIN's sequence number, without ACK or FIN. A TIME_WAIT
+endpoint ACKs it without restarting its timer (a FIN would restart it, RFC 9293
+3.10.7.4); once the connection is gone, the closed port answers RST. So every
+connection gives its own lifetime, to the probe interval.
+
+Stacks fire the timer on a grid (Linux's timer wheel, lwIP's slow tick), so a lifetime
+is the programmed length plus up to one grid period. Connections started at staggered
+phases expire on different grid instants, and `bench.measure.timer_grid` infers the
+programmed length from them.
 
 The peer does not answer the DUT's re-ACK: its own side of the connection is closed,
 and the RST a closed port would send kills a TIME_WAIT (RFC 1337 assassination, which
-Linux allows), so the peer's RSTs on probed connections are dropped.
+Linux allows), so the peer's RSTs on probed connections are dropped. `probe()` (a FIN
+again, which does restart the timer) is kept for the restart experiment (close.py).
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +28,7 @@ from typing import Any
 
 from bench.measure.handshake import from_dut, pcap_path, seconds
 from bench.measure.result import Evidence, Measurement, Tolerance
+from bench.measure.timer_grid import Lifetime, programmed_timer
 from bench.model import Peer, Segment
 from bench.model.rules import DropRule
 from bench.model.segment import ACK, FIN, RST
@@ -92,97 +100,167 @@ def probe(peer: Peer, dut_ip: str, port: int, c: Closed, wait_s: float) -> Probe
                  [sent.frame_no] + [s.frame_no for s in replies[:1]])
 
 
-def _offsets(lo: float, hi: float, n: int, inclusive: bool) -> list[float]:
-    if inclusive:
-        return [lo + (hi - lo) * i / max(n - 1, 1) for i in range(n)]
-    return [lo + (hi - lo) * (i + 1) / (n + 1) for i in range(n)]
+def probe_quietly(peer: Peer, dut_ip: str, port: int, c: Closed) -> Segment:
+    """One byte at the peer's FIN's sequence number, without ACK or FIN: a TIME_WAIT
+    endpoint ACKs it (out of window) without restarting its timer (Linux reschedules
+    only for an ACK or a PAWS reject, lwIP only for a FIN; data is never rate-limited);
+    once the connection is gone, the closed port answers RST."""
+    return peer.inject(dut_ip, port, c.lport, 0, c.fin.seq, 0, payload=b"x")
 
 
-def _bracket(probes: list[Probe]) -> tuple[float | None, float | None]:
-    alive = [p.offset_s for p in probes if p.answer == "ack"]
-    gone = [p.offset_s for p in probes if p.answer == "rst"]
-    return (max(alive) if alive else None), (min(gone) if gone else None)
+@dataclass
+class Watch:
+    """The quiet probes of one connection and the DUT's answers to them."""
+
+    closed: Closed
+    sent: list[Segment]
+    answers: list[Segment]
+
+    def paired(self) -> list[tuple[Segment, Segment | None]]:
+        """Each probe with its answer. The DUT answers every probe once, in order, but
+        on a loaded host an answer may come after the next probe: the answers are
+        taken in order, each the first unused one after its probe."""
+        pairs: list[tuple[Segment, Segment | None]] = []
+        left = sorted(self.answers, key=lambda a: a.ts_ns)
+        for sent in self.sent:
+            got = next((a for a in left if a.ts_ns > sent.ts_ns), None)
+            if got is not None:
+                left.remove(got)
+            pairs.append((sent, got))
+        return pairs
+
+    def lifetime(self) -> tuple[Lifetime | None, list[int], int]:
+        """(last alive, first gone) as a Lifetime, the frames that show it, and the
+        number of unanswered probes. Alive is the last ACKed probe's send time (alive
+        when it arrived, so alive then); gone is the time of the first RST (gone when
+        the DUT answered, so gone by then), so the bracket holds however late the DUT
+        answers."""
+        start = self.closed.last_ack.ts_ns
+        alive: tuple[Segment, Segment] | None = None
+        silent = 0
+        for sent, got in self.paired():
+            if got is None:
+                silent += 1
+            elif got.flags & RST:
+                if alive is None:
+                    return None, [self.closed.last_ack.frame_no, sent.frame_no,
+                                  got.frame_no], silent
+                frames = [self.closed.last_ack.frame_no, alive[0].frame_no,
+                          alive[1].frame_no, sent.frame_no, got.frame_no]
+                return (Lifetime(start / 1e9, seconds(start, alive[0].ts_ns),
+                                 seconds(start, got.ts_ns)), frames, silent)
+            else:
+                alive = (sent, got)
+        return None, [self.closed.last_ack.frame_no], silent
+
+
+def watch_until_gone(peer: Peer, dut_ip: str, port: int, closed: list[Closed],
+                     window_s: tuple[float, float], every_s: float,
+                     answer_wait_s: float) -> list[Watch]:
+    """Probe each connection every `every_s` from window_s[0] to window_s[1] after its
+    TIME_WAIT began, until its first RST. Python's clock only schedules the probes."""
+    start = peer.mark()
+    seen = start
+    watches = [Watch(c, [], []) for c in closed]
+    by_port = {c.lport: w for c, w in zip(closed, watches, strict=True)}
+    plan = [(c.last_ack.ts_ns + int(window_s[0] * 1e9), i) for i, c in enumerate(closed)]
+    heapq.heapify(plan)
+
+    def collect() -> None:
+        nonlocal seen
+        new = peer.segments(seen)
+        seen += len(new)
+        for s in new:
+            w = by_port.get(s.dport)
+            if s.direction == "in" and s.sport == port and w is not None:
+                w.answers.append(s)
+
+    while plan:
+        due_ns, i = heapq.heappop(plan)
+        collect()
+        w = watches[i]
+        if any(a.flags & RST for a in w.answers):
+            continue
+        wait_s = (due_ns - time.time_ns()) / 1e9
+        if wait_s > 0:
+            time.sleep(wait_s)
+        w.sent.append(probe_quietly(peer, dut_ip, port, w.closed))
+        following = due_ns + int(every_s * 1e9)
+        if following <= w.closed.last_ack.ts_ns + int(window_s[1] * 1e9):
+            heapq.heappush(plan, (following, i))
+    time.sleep(answer_wait_s)
+    collect()
+    return watches
 
 
 def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                               port: int = 7005, bracket_s: tuple[float, float] = (1.0, 4.0),
-                               per_round: int = 4, rounds: int = 3,
-                               answer_wait_s: float = 1.0) -> Measurement:
-    """value = s from the DUT's last ACK to the midpoint of the last re-ACKed probe and
-    the first RST-answered one; tolerance = half that gap (or the overlap when probes
-    of different connections disagree, e.g. a coarse timer's phase)."""
-    lo, hi = bracket_s
-    probes: list[Probe] = []
-    lines: list[str] = []
-    conns_checks: list[dict[str, Any]] = []
+                               port: int = 7005, connections: int = 4,
+                               stagger_s: float = 0.17,
+                               window_s: tuple[float, float] = (1.0, 4.0),
+                               every_s: float = 0.05,
+                               answer_wait_s: float = 0.5) -> Measurement:
+    """value = the programmed TIME_WAIT length, s, inferred from the lifetimes of
+    `connections` connections that entered TIME_WAIT `stagger_s` apart (bench.measure.
+    timer_grid); tolerance = half the interval the lifetimes leave for it. Each lifetime
+    runs from the DUT's last ACK to the first quiet probe answered by RST (kernel
+    timestamps); the connections' starts should span one period of the DUT's timer grid
+    (Linux 2.048 s, lwIP 0.5 s) so that they expire on at least two grid instants."""
     lid = dut.listen(port, mode="discard")
     probed: set[int] = set()
     no_assassination = peer.add_drop_rule(DropRule(
         "out", lambda s: bool(s.flags & RST) and s.dport == port and s.sport in probed,
         count=None))
+    closed: list[Closed] = []
     try:
-        for round_no in range(rounds):
-            offsets = _offsets(lo, hi, per_round, inclusive=round_no == 0)
-            closed = [close_dut_first(dut, peer, dut_ip, port) for _ in offsets]
-            probed.update(c.lport for c in closed)
-            lines += [c.console for c in closed]
-            rows = dut.conns()
-            conns_checks.append({
-                "when": f"round {round_no + 1}, after closing",
-                "time_wait_listed": sum(any(r.state == "TIME_WAIT" and
-                                            r.remote == f"{peer.ip}:{c.lport}" for r in rows)
-                                        for c in closed),
-                "of": len(closed)})
-            due = sorted(((c.last_ack.ts_ns + int(off * 1e9), c) for c, off in
-                          zip(closed, offsets, strict=True)), key=lambda d: d[0])
-            for due_ns, c in due:
-                wait_s = (due_ns - time.time_ns()) / 1e9  # scheduling only; figures
-                if wait_s > 0:  # come from the kernel timestamps
-                    time.sleep(wait_s)
-                probes.append(probe(peer, dut_ip, port, c, answer_wait_s))
-            rows = dut.conns()
-            gone = [p for p in probes[-len(due):] if p.answer == "rst"]
-            conns_checks.append({
-                "when": f"round {round_no + 1}, after probing",
-                "rst_probed_but_listed": sum(any(r.state == "TIME_WAIT" and
-                                                 r.remote == f"{peer.ip}:{p.lport}"
-                                                 for r in rows) for p in gone)})
-            alive, dead = _bracket(probes)
-            if alive is None and dead is None:
-                break
-            if alive is None:  # everything already gone: look earlier
-                lo, hi = max(lo / 4, 0.0), dead  # type: ignore[assignment]
-            elif dead is None:  # everything still there: look later
-                lo, hi = alive, alive * 2
-            else:
-                lo, hi = min(alive, dead), max(alive, dead)
+        for n in range(connections):
+            if n:
+                time.sleep(stagger_s)  # scheduling only: the starts are kernel stamps
+            closed.append(close_dut_first(dut, peer, dut_ip, port))
+            probed.add(closed[-1].lport)
+        rows = dut.conns()
+        listed = sum(any(r.state == "TIME_WAIT" and r.remote == f"{peer.ip}:{c.lport}"
+                         for r in rows) for c in closed)
+        dut.unlisten(lid)  # a gone connection's port must answer RST, not a listener
+        lid = None
+        watches = watch_until_gone(peer, dut_ip, port, closed, window_s, every_s,
+                                   answer_wait_s)
     finally:
         peer.remove_drop_rule(no_assassination)
-        dut.unlisten(lid)
-    alive, dead = _bracket(probes)
-    if alive is not None and dead is not None:
-        value: float | None = round((alive + dead) / 2, 4)
-        half = abs(dead - alive) / 2
-        why = ("half the gap between the last re-ACKed and the first RST probe"
-               if alive < dead else "half the overlap of re-ACKed and RST probes "
-               "(the DUT's timer phase differs per connection)")
-        tolerance = Tolerance(abs=round(half + 0.001, 4), why=why)
+        if lid is not None:
+            dut.unlisten(lid)
+    seen = [w.lifetime() for w in watches]
+    lives = [life for life, _, _ in seen if life is not None]
+    estimate = programmed_timer(lives) if len(lives) == len(watches) else None
+    if estimate is not None and estimate.value is not None:
+        value: float | None = round(estimate.value, 4)
+        tolerance = Tolerance(abs=round((estimate.half_width or 0.0) + 0.001, 4),
+                              why="half the interval the staggered lifetimes leave for the "
+                                  "programmed timer (bench.measure.timer_grid)")
+        note = ""
     else:
         value, tolerance = None, Tolerance()
+        note = (estimate.why if estimate is not None else
+                "not every connection was seen alive and then gone inside the probe "
+                f"window {window_s[0]}-{window_s[1]} s")
     details: dict[str, Any] = {
-        "last_alive_s": alive,
-        "first_gone_s": dead,
-        "probes": [{"offset_s": p.offset_s, "answer": p.answer, "lport": p.lport,
-                    "frames": p.frames} for p in sorted(probes, key=lambda p: p.offset_s)],
-        "unanswered": sum(p.answer == "none" for p in probes),
-        "conns_cross_check": conns_checks,
+        "lifetimes": [{"lport": w.closed.lport, "alive_s": life.alive_s if life else None,
+                       "gone_s": life.gone_s if life else None, "probes": len(w.sent),
+                       "frames": frames}
+                      for w, (life, frames, _) in zip(watches, seen, strict=True)],
+        "unanswered": sum(silent for _, _, silent in seen),
+        "timer_grid_s": round(estimate.grid_s, 4) if estimate and estimate.grid_s else None,
+        "expiry_instants": len(estimate.clusters) if estimate else None,
+        "interval_s": [estimate.low_s, estimate.high_s] if estimate else None,
+        "why": estimate.why if estimate else note,
+        "conns_cross_check": [{"when": "after closing", "time_wait_listed": listed,
+                               "of": len(closed)}],
+        "probe": "1 byte at the peer's FIN's sequence number, no ACK, no FIN",
         "port": port,
     }
     return Measurement(
         name="time_wait_s", dut=dut.name, value=value, unit="s", behaviours=["CL-04"],
-        samples=[p.offset_s for p in probes], tolerance=tolerance, details=details,
+        samples=[life.gone_s for life in lives], tolerance=tolerance, details=details,
         evidence=Evidence(pcap=pcap_path(peer),
-                          frames=sorted(f for p in probes for f in p.frames),
-                          console_lines=lines,
-                          note="" if value is not None else "TIME_WAIT end not bracketed"),
+                          frames=sorted(f for _, frames, _ in seen for f in frames),
+                          console_lines=[c.console for c in closed], note=note),
     )

@@ -226,7 +226,7 @@ class TcpBench:
     def measure(self, name: str, **options: str) -> None:
         """Run measurement ``name`` (``hilbench measure --help`` lists them) with the
         options the DUT's profile gives it, ``options`` on top (JSON values:
-        ``bracket_s=[1,4]``), and judge every figure against the profile.
+        ``window_s=[1.5,3]``), and judge every figure against the profile.
 
         The figures are kept for the *Then* keywords of this test and written, with
         their verdicts and evidence, into the run's results.json.
