@@ -82,6 +82,8 @@ class Power(Strict):
     driver: str = "scpi"
     voltage_v: float = Field(5.0, gt=0)
     current_limit_a: float = Field(1.0, gt=0)
+    # pyvisa's backend, e.g. "tests/data/psu-sim.yaml@sim" for a pyvisa-sim supply
+    visa_library: str | None = None
 
 
 class Firmware(Strict):

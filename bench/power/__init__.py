@@ -15,7 +15,13 @@ from bench.power.base import (
     open_supply,
     register_driver,
 )
-from bench.power.recovery import CurrentSample, CurrentSampler, PowerCycle, power_cycle
+from bench.power.recovery import (
+    CurrentSample,
+    CurrentSampler,
+    PowerCycle,
+    currents_during,
+    power_cycle,
+)
 
 __all__ = [
     "CurrentSample",
@@ -26,6 +32,7 @@ __all__ = [
     "Supply",
     "SupplyError",
     "UnknownDriverError",
+    "currents_during",
     "known_drivers",
     "open_supply",
     "power_cycle",

@@ -105,10 +105,10 @@ def driver_for(name: str) -> Callable[..., Supply]:
 def open_supply(power: Power, resource_manager: str | None = None) -> Supply:
     """Build the driver `power.driver` names and open it.
 
-    `resource_manager` is passed to pyvisa-based drivers (e.g. "psu-sim.yaml@sim");
-    drivers that do not use VISA ignore it.
+    `resource_manager` (default: the inventory's `power.visa_library`) is passed to
+    pyvisa-based drivers (e.g. "psu-sim.yaml@sim"); drivers that do not use VISA ignore it.
     """
-    supply = driver_for(power.driver)(power, resource_manager)
+    supply = driver_for(power.driver)(power, resource_manager or power.visa_library)
     supply.open()
     return supply
 

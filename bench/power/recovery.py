@@ -11,10 +11,13 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from bench.inventory.models import Power
 from bench.power.base import PowerError, Supply
 
 log = logging.getLogger(__name__)
@@ -155,3 +158,39 @@ class CurrentSampler:
             if next_s < now:
                 next_s = now
             self._stop.wait(next_s - now)
+
+
+@contextmanager
+def currents_during(powers: dict[str, Power], interval_ms: float = 200.0
+                    ) -> Iterator[list[dict[str, Any]]]:
+    """Sample the current each DUT draws while the block runs (a whole Robot run).
+
+    Yields a list that is filled on exit with one {"dut", "samples": [[t_s, amps]]}
+    per DUT whose supply measures current (t_s from the first sample). A supply that
+    cannot measure (an emulated board) or cannot be opened gives no trace, with a
+    warning: sampling is evidence next to the verdicts, never a reason to fail a run.
+    """
+    from bench.power.base import open_supply
+
+    running: list[tuple[str, Supply, CurrentSampler]] = []
+    for dut, power in powers.items():
+        try:
+            supply = open_supply(power)
+            if supply.measure_current_a() is None:
+                supply.close()
+                continue
+        except PowerError as exc:
+            log.warning("DUT %s: no current sampling: %s", dut, exc)
+            continue
+        running.append((dut, supply, CurrentSampler(supply, interval_ms).start()))
+    traces: list[dict[str, Any]] = []
+    try:
+        yield traces
+    finally:
+        for dut, supply, sampler in running:
+            samples = sampler.stop()
+            supply.close()
+            if samples:
+                t0 = samples[0].t_s
+                traces.append({"dut": dut, "samples": [[round(s.t_s - t0, 3), s.current_a]
+                                                       for s in samples]})

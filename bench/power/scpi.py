@@ -117,15 +117,17 @@ class ScpiSupply(ContextManaged):
             raise
 
     def close(self) -> None:
-        """Release the VISA session; the output stays as it is (closing is not `off`)."""
-        inst, rm = self._inst, self._rm
+        """Release the VISA session; the output stays as it is (closing is not `off`).
+
+        The resource manager stays open: pyvisa hands every caller of one VISA library
+        the same manager, and closing it would close every other supply's session too."""
+        inst = self._inst
         self._inst, self._rm = None, None
-        for handle in (inst, rm):
-            if handle is not None:
-                try:
-                    handle.close()
-                except (pyvisa.Error, OSError) as exc:
-                    log.debug("%s: close: %s", self.where, exc)
+        if inst is not None:
+            try:
+                inst.close()
+            except (pyvisa.Error, OSError) as exc:
+                log.debug("%s: close: %s", self.where, exc)
 
     # --- the power interface
 

@@ -14,9 +14,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import __version__
 from bench.inventory import Inventory
+from bench.power import currents_during
 from bench.robot.catalogue import behaviour_ids
 from bench.robot.session import read_parts
 
@@ -77,7 +79,7 @@ def pabot_command(inv_path: Path, request: RunRequest, run_dir: Path) -> list[st
 
 
 def write_results_json(inv: Inventory, request: RunRequest, run_dir: Path, started: str,
-                       rc: int) -> Path:
+                       rc: int, power: list[dict[str, Any]] | None = None) -> Path:
     tests = read_parts(run_dir, "tests")
     measurements = read_parts(run_dir, "measurements")
     duts = []
@@ -88,7 +90,7 @@ def write_results_json(inv: Inventory, request: RunRequest, run_dir: Path, start
     doc = {"schema": SCHEMA, "run_id": run_dir.name, "started": started,
            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "bench_version": __version__,
            "robot_rc": rc, "include": request.include, "exclude": request.exclude,
-           "duts": duts, "tests": tests, "measurements": measurements}
+           "duts": duts, "tests": tests, "measurements": measurements, "power": power or []}
     path = run_dir / "results.json"
     path.write_text(json.dumps(doc, indent=2))
     return path
@@ -103,6 +105,8 @@ def run(inv: Inventory, inv_path: Path, request: RunRequest) -> tuple[int, Path]
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     cmd = pabot_command(inv_path, request, run_dir)
     (run_dir / "command.txt").write_text(" ".join(cmd) + "\n")
-    rc = subprocess.call(cmd)
-    write_results_json(inv, request, run_dir, started, rc)
+    powers = {name: p for name in request.duts if (p := inv.dut(name).power) is not None}
+    with currents_during(powers) as power:
+        rc = subprocess.call(cmd)
+    write_results_json(inv, request, run_dir, started, rc, power)
     return rc, run_dir

@@ -20,6 +20,11 @@ from tests.lab.labkit import running_lab
 from tests.unit.test_report_browser import assert_links_resolve, assert_not_blank, browse
 
 PREFIX = "hq-"
+# The Linux host "drawn" from a pyvisa-sim supply: the lab has no real one, and the
+# simulated supply (a real pyvisa-sim instrument, fixed 0.118 A reading) shows that a
+# run samples every supply that measures current and that the report plots it.
+SIM_YAML = Path(__file__).resolve().parents[1] / "data" / "psu-sim.yaml"
+SIM_SUPPLY = {"resource": "TCPIP::192.0.2.50::INSTR", "visa_library": f"{SIM_YAML}@sim"}
 DUTS = ["linux-host", "lwip-m3"]
 TAGS = ["HS-11", "MS-01", "RS-02", "UD-01", "CL-01"]
 
@@ -27,10 +32,14 @@ TAGS = ["HS-11", "MS-01", "RS-02", "UD-01", "CL-01"]
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory, Path]]:
     state = tmp_path_factory.mktemp("lab")
-    with running_lab(state, prefix=PREFIX, duts=DUTS) as inv:
+    with running_lab(state, prefix=PREFIX, duts=DUTS) as lab_inv:
+        doc = lab_inv.model_dump(mode="json", exclude_none=True)
+        for dut in doc["duts"]:
+            if dut["name"] == "linux-host":
+                dut["power"] = SIM_SUPPLY
         path = state / "inventory.yaml"
-        path.write_text(yaml.safe_dump(inv.model_dump(mode="json", exclude_none=True)))
-        yield inv, path
+        path.write_text(yaml.safe_dump(doc))
+        yield Inventory.model_validate(doc), path
 
 
 def test_a_tag_subset_runs_on_both_duts_in_parallel(lab: tuple[Inventory, Path],
@@ -60,8 +69,13 @@ def test_a_tag_subset_runs_on_both_duts_in_parallel(lab: tuple[Inventory, Path],
     for tag in TAGS:
         for dut in DUTS:
             assert f"{tag} on {dut}" in report
+    # the current each powered DUT drew during the run (only linux-host has a supply)
+    assert [p["dut"] for p in doc["power"]] == ["linux-host"]
+    amps = {a for _, a in doc["power"][0]["samples"]}
+    assert len(doc["power"][0]["samples"]) >= 10 and amps == {0.118}
     page = write_report(folder)
     assert page.is_file() and "HS-11" in page.read_text()
+    assert 'id="power"' in page.read_text() and "118.0 mA" in page.read_text()
     # the real run's report opens in a browser: not blank, no broken local link
     dom, shot = browse(chromium, page, tmp_path)
     assert_not_blank(shot)

@@ -22,8 +22,10 @@ from bench.power import (
     Supply,
     SupplyError,
     UnknownDriverError,
+    currents_during,
     open_supply,
     power_cycle,
+    register_driver,
 )
 from bench.power.scpi import ScpiSupply, scpi_number
 
@@ -205,3 +207,28 @@ def test_unknown_driver_is_named_with_the_known_ones() -> None:
     assert str(caught.value) == (
         "unknown power driver 'korad-serial' (known drivers: qemu-qmp, scpi)"
     )
+
+
+def test_a_run_samples_the_current_of_every_supply_that_measures_it(sim: str) -> None:
+    powers = {"board-a": Power(resource=RESOURCE, channel=1, visa_library=sim),
+              "board-b": Power(resource="TCPIP::192.0.2.51::INSTR", visa_library=sim)}
+    with currents_during(powers, interval_ms=20) as traces:
+        time.sleep(0.3)
+    # board-b's resource is not in the simulated bench: no trace, and the run goes on
+    assert [t["dut"] for t in traces] == ["board-a"]
+    samples = traces[0]["samples"]
+    assert len(samples) >= 5
+    assert samples[0][0] == 0.0 and samples[-1][0] > 0.1
+    assert {amps for _, amps in samples} == {0.118}  # the simulated supply's reading
+
+
+def test_a_supply_that_cannot_measure_gives_no_trace(sim: str) -> None:
+    class Blind(ScpiSupply):
+        def measure_current_a(self) -> float | None:
+            return None
+
+    register_driver("blind-test")(Blind)
+    with currents_during({"qemu": Power(resource=RESOURCE, driver="blind-test",
+                                        visa_library=sim)}) as traces:
+        time.sleep(0.05)
+    assert traces == []
