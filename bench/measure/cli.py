@@ -29,8 +29,12 @@ def parse_option(text: str) -> tuple[str, Any]:
     return (head, {sub: value}) if dot else (key, value)
 
 
-def options_from(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
+def options_from(pairs: list[tuple[str, Any]], base: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """`base` (the profile's options) with the command line's on top; a dict option
+    (`settings.x=1`) adds to the base's dict instead of replacing it."""
+    options: dict[str, Any] = {key: dict(value) if isinstance(value, dict) else value
+                               for key, value in (base or {}).items()}
     for key, value in pairs:
         if isinstance(value, dict) and isinstance(options.get(key), dict):
             options[key].update(value)
@@ -60,11 +64,12 @@ def cmd_measure(args: argparse.Namespace) -> int:
     entry = inv.dut(args.dut)
     out = Path(args.out or f"results/{time.strftime('%Y%m%d-%H%M%S')}-{args.name}")
     out.mkdir(parents=True, exist_ok=True)
-    options = options_from(args.option or [])
+    profile = load_profile(entry.profile)
+    # the profile's options for this stack (as the Robot suites use), the command line's on top
+    options = options_from(args.option or [], base=profile.options_for(args.name))
     with DutSession(inv, args.dut, out) as dut, open_peer(inv, out, dut=args.dut) as peer:
         m = MEASUREMENTS[args.name](dut, peer, dut_ip(inv, args.dut), out, **options)
         consts = dut.consts()
-    profile = load_profile(entry.profile)
     context = {"link_mtu": entry.link.mtu}
     results = []
     rows = [["figure", "value", "+-", "verdict", "evidence"]]
@@ -77,7 +82,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
         rows.append([one.name, f"{one.value} {one.unit}", f"{one.tolerance.abs:g}",
                      verdict.outcome.value, f"frames {frames}{more}" if frames else ""])
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{args.name} on {args.dut} (profile {entry.profile})")
+    print(f"{args.name} on {args.dut} (profile {entry.profile})"
+          + (f", options {json.dumps(options)}" if options else ""))
     print(table(rows))
     print(f"pcap: {m.evidence.pcap}\nresults: {out / 'results.json'}")
     return 0
