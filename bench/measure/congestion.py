@@ -106,13 +106,29 @@ def slowest_answer_s(rounds: list[Round]) -> float:
     return max(gaps, default=0.0)
 
 
-def response_rtt_ms(table: list[dict[str, Any]]) -> float | None:
-    """Median time from the peer's first ACK of a round to the DUT's next data: the
-    path's RTT as a DUT-answers-an-ACK time, the same path a fast retransmit takes."""
-    gaps = [(b["first_ns"] - a["released_ns"]) / 1e6 for a, b in
+def answer_ms(table: list[dict[str, Any]]) -> list[float]:
+    """Per round: the time from the peer's first ACK of it to the DUT's next data (how
+    fast the DUT answers an ACK: board, bridge and host scheduling; not an RTT)."""
+    return [round((b["first_ns"] - a["released_ns"]) / 1e6, 3) for a, b in
             zip(table, table[1:], strict=False)
             if a["released_ns"] and b["first_ns"] and b["first_ns"] > a["released_ns"]]
-    return round(statistics.median(gaps), 3) if gaps else None
+
+
+def segment_rtts_ms(trace: ConnectionTrace, rows: list[TraceRow]) -> list[float]:
+    """The DUT's RTT samples as the wire shows them: for each first transmission in
+    `rows`, its capture to the capture of the first peer ACK covering it (Karn: no
+    resends). The capture point sits next to the peer, so the DUT's own sample is
+    longer by the path both ways (bridge): these are lower bounds of it."""
+    acks = [r for r in trace.rows if r.direction == "rx" and "A" in r.flags]
+    out = []
+    for seg in rows:
+        if seg.retransmission:
+            continue
+        end = seg.rel_seq + seg.payload_bytes
+        ack = next((a for a in acks if a.time_ns > seg.time_ns and a.rel_ack >= end), None)
+        if ack is not None:
+            out.append(round((ack.time_ns - seg.time_ns) / 1e6, 3))
+    return out
 
 
 def round_table(trace: ConnectionTrace, rounds: list[Round], mss: int) -> list[dict[str, Any]]:
@@ -236,8 +252,8 @@ def measure_fast_retransmit(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     ACKs one at a time, `dupack_gap_s` apart, until the DUT resends it; then ACKs all.
 
     value = duplicate ACKs before the resend; related: fast_retransmit_delay_ms (resend
-    after the last duplicate ACK, kernel timestamps) and its ratio to the slowest time
-    the DUT took to answer an ordinary ACK before (an RTT measured the same way),
+    after the last duplicate ACK, kernel timestamps) and fast_retransmit_delay_rtt, its
+    ratio to the DUT's RTT (median segment-to-ACK time on the wire before the loss),
     cc_reduction_factor (flight after recovery / flight at the loss, when cwnd-limited;
     else the DUT's reported ssthresh / cwnd), ca_growth_segments_per_rtt,
     spurious_retransmissions."""
@@ -282,8 +298,11 @@ def measure_fast_retransmit(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     before = [f for f in dup_frames if resend is None or f < resend.frame_no]
     delay_ms = (round((resend.ts_ns - dupacks[len(before) - 1].ts_ns) / 1e6, 3)
                 if resend is not None and before else None)
-    rtt = response_rtt_ms(table)
-    slowest_ms = round(slowest_answer_s(ct.rounds) * 1000, 3) or None
+    # the RTT the DUT estimates: segment -> covering ACK of the rounds before the loss
+    before_loss = [r for rows in round_rows(trace, ct.rounds)[:loss_round - 1] for r in rows]
+    rtts = segment_rtts_ms(trace, before_loss)
+    rtt = round(statistics.median(rtts), 3) if rtts else None
+    answers = answer_ms(table)
     at_loss = table[loss_round - 1]
     after = table[loss_round + 1] if len(table) > loss_round + 1 else None
     factor, basis = reduction(at_loss, after, ct.rounds[loss_round - 1], ct.rounds[loss_round])
@@ -292,8 +311,10 @@ def measure_fast_retransmit(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
                 zip(table[loss_round + 1:], table[loss_round + 2:], strict=False)
                 if a["cwnd_limited"] and b["cwnd_limited"]] if mss else []
     details: dict[str, Any] = {
-        "rounds": table, "mss_bytes": mss, "rtt_ms": rtt, "loss_round": loss_round,
-        "handshake_rtt_ms": rtt_ms(trace), "slowest_answer_ms": slowest_ms,
+        "rounds": table, "mss_bytes": mss, "rtt_ms": rtt, "rtt_samples_ms": rtts,
+        "loss_round": loss_round, "handshake_rtt_ms": rtt_ms(trace),
+        "dut_rtt_ms": ct.rounds[loss_round - 1].stat.get("rtt_ms"),
+        "answer_ms": answers,
         "lost_frames": [s.frame_no for s in lost.dropped],
         "dupack_frames": dup_frames, "dupack_gap_s": round(gap_s, 4),
         "resend_frame": resend.frame_no if resend else None,
@@ -317,11 +338,15 @@ def measure_fast_retransmit(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     related = []
     if delay_ms is not None:
         related.append(m.part("fast_retransmit_delay_ms", delay_ms, "ms", CAPTURE_MS))
-        if slowest_ms:  # the DUT's own answer time to an ACK, under the same load
-            related.append(m.part("fast_retransmit_delay_rtt", round(delay_ms / slowest_ms, 3),
-                                  "ratio", note=f"over the slowest ACK-to-data answer of "
-                                                f"the rounds, {slowest_ms} ms"
-                                                f" (median {rtt} ms)"))
+        if rtt:  # within one RTT of the third duplicate ACK (RFC 5681 3.2)
+            related.append(m.part(
+                "fast_retransmit_delay_rtt", round(delay_ms / rtt, 4), "ratio",
+                Tolerance(abs=round(2 * CAPTURE_MS.abs / rtt, 4),
+                          why=f"{CAPTURE_MS.abs:g} ms of capture timestamps on the delay "
+                              f"and the RTT ({rtt} ms)"),
+                note=f"over the DUT's RTT: the median segment-to-ACK time of the "
+                     f"{len(rtts)} segments before the loss, {rtt} ms (wire; the DUT "
+                     f"answers an ordinary ACK in {answers} ms)"))
     if factor is not None:
         tol = (Tolerance(abs=round(mss / max(at_loss["flight_bytes"], 1), 4),
                          why="one segment of the flight at the loss") if basis == "wire"

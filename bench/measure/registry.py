@@ -10,6 +10,7 @@ from bench.measure.ack_behaviour import (
     measure_ooo_ack,
     measure_sack_recovery,
 )
+from bench.measure.burst_loss import measure_burst_loss
 from bench.measure.close import (
     measure_active_close,
     measure_close_wait_leak,
@@ -95,6 +96,7 @@ MEASUREMENTS: dict[str, Callable[..., Measurement]] = {
     "fast_retransmit": measure_fast_retransmit,
     "rto_backoff": measure_rto_backoff,
     "loss_sweep": measure_loss_sweep,
+    "burst_loss": measure_burst_loss,
     # ACK behaviour and SACK (DT-05 to DT-07)
     "ooo_ack": measure_ooo_ack,
     "sack_recovery": measure_sack_recovery,

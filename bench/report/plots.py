@@ -5,7 +5,8 @@ the files written and the data series exactly as drawn (read back from the figur
 Line2D objects), so a test can check that a plot shows the trace and nothing else.
 
 - `time_sequence`: tcptrace style: the DUT's data segments (first sends and resends),
-  the peer's ACK line and receive-window line, SACK blocks, and marked drops.
+  the peer's ACK line and receive-window line, SACK blocks, and marked drops (the peer's
+  drop rules, or the impairment bridge's log through `impair_drops`).
 - `cwnd_vs_reported`: the oracle's flight-based cwnd estimate against the cwnd the DUT
   reported on its console.
 - `goodput_vs_loss`: goodput medians with their spread per loss rate, and the Mathis
@@ -18,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -39,6 +41,21 @@ class Drop:
     rel_seq: int
     length: int
     why: str = ""
+
+
+def impair_drops(records: Sequence[dict[str, Any]], trace: ConnectionTrace) -> list[Drop]:
+    """The trace's DUT data segments the impairment bridge dropped, from its log
+    (bench/impair eventlog: `action: dropped`, direction `to-bench`, the connection's
+    ports): bridge receive time (CLOCK_REALTIME, as pcap times) and the segment's first
+    byte relative to the DUT's ISN, as the graph's data rows."""
+    if trace.dut_isn is None:
+        return []
+    return [Drop(int(r["t_ns"]), (int(r["seq"]) - trace.dut_isn) % (1 << 32),
+                 int(r.get("len", 0)), f"impairment rule {r.get('rule', '')}".strip())
+            for r in records
+            if r.get("action") == "dropped" and r.get("dir") == "to-bench"
+            and r.get("src_port") == trace.dut_port and r.get("dst_port") == trace.peer_port
+            and int(r.get("len", 0)) > 0]
 
 
 @dataclass

@@ -82,3 +82,27 @@ def test_goodput_plot_draws_medians_and_mathis(tmp_path: Path) -> None:
 def test_mathis_bound() -> None:
     assert plots.mathis_mbps(1460, 0.1, 0.01) == pytest.approx(1.4306, rel=1e-3)
     assert plots.mathis_mbps(1460, 0.1, 0.0) == math.inf
+
+
+def test_impair_log_drops_are_marked(trace: ConnectionTrace, tmp_path: Path) -> None:
+    """A burst the bridge dropped: the graph's drop series is the log's records of this
+    connection's DUT data (time, seq - ISN), nothing else."""
+    trace.dut_isn = 4_294_967_000  # the sequence space wraps inside the burst
+    t0 = trace.rows[0].time_ns
+    burst = [(t0 + 100_000 + i * 10_000, (trace.dut_isn + 1001 + i * 1000) % (1 << 32))
+             for i in range(3)]
+    records = [{"t_ns": t, "dir": "to-bench", "src_port": 7011, "dst_port": 40000,
+                "seq": seq, "len": 1000, "rule": "burst", "action": "dropped"}
+               for t, seq in burst]
+    others = [
+        {"event": "rules", "t_ns": t0},  # bridge record
+        {**records[0], "action": "delayed"},  # not a drop
+        {**records[0], "dst_port": 40001},  # another connection
+        {**records[0], "dir": "to-dut", "src_port": 40000, "dst_port": 7011},  # peer's
+        {**records[0], "len": 0},  # a pure ACK of the DUT
+    ]
+    drops = plots.impair_drops(others[:2] + records + others[2:], trace)
+    assert [(d.time_ns, d.rel_seq, d.length) for d in drops] == [
+        (t, 1001 + i * 1000, 1000) for i, (t, _) in enumerate(burst)]
+    plot = plots.time_sequence(trace, tmp_path, "burst", drops=drops)
+    assert plot.series["drop"] == ([(t - t0) / 1e9 for t, _ in burst], [1001.0, 2001.0, 3001.0])
