@@ -35,6 +35,14 @@ Three Duplicate ACKs Trigger A Fast Retransmit
     When The Peer Loses One Segment Of The DUT's Flight
     Then The DUT Should Fast Retransmit After Three Duplicate ACKs
 
+A Burst Of Lost Segments Is Repaired
+    [Documentation]    Given the DUT sending, when the path drops several consecutive
+    ...    segments, then the DUT resends every one of them and delivers all its data.
+    [Tags]    CC-03    CC-05
+    Given The DUT Is Ready
+    When The Path Drops A Burst Of The DUT's Segments
+    Then The DUT Should Repair Every Segment Of The Burst
+
 Fast Recovery Reduces The Window By The Profile's Factor
     [Documentation]    Given a fast retransmit, when recovery ends, then ssthresh and cwnd
     ...    are reduced by the factor of the DUT's congestion control, and it continues in

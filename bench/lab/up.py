@@ -78,6 +78,11 @@ def build_network(inv: Inventory, topo: Topology, state: lab_state.LabState,
     say(f"network: namespaces {', '.join(state.namespaces)}")
 
 
+def impair_socket(inv: Inventory) -> Path:
+    """The impairment bridge's control socket for this lab (in its state dir)."""
+    return Path(inv.lab.state_dir) / f"impair-{inv.lab.prefix}.sock"
+
+
 def start_impairment(inv: Inventory, topo: Topology, state: lab_state.LabState,
                      say: Progress) -> None:
     """The impairment bridge process between the bench segment and the DUT LAN."""
@@ -86,7 +91,7 @@ def start_impairment(inv: Inventory, topo: Topology, state: lab_state.LabState,
     if any(p.role == "impair" and p.alive() for p in state.processes):
         return
     side_b, side_d = inv.impairment.interfaces
-    control = Path(inv.lab.state_dir) / f"impair-{inv.lab.prefix}.sock"
+    control = impair_socket(inv)
     argv = [sys.executable, "-m", "bench.impair.bridge", "--netns", topo.lan_ns,
             "--a", side_b, "--b", side_d, "--control", str(control),
             "--log", str(logs_dir(inv) / "impair-events.jsonl"), "--mtu", str(INFRA_MTU)]

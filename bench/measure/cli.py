@@ -55,7 +55,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     from bench.cli import duts_named, inventory_from
     from bench.lab.access import DutSession
-    from bench.measure.peer_session import dut_ip, open_peer
+    from bench.measure.peer_session import dut_ip, lab_options, open_peer
     from bench.profiles import load_profile
     from bench.verdict import judge_as_measured
 
@@ -66,7 +66,8 @@ def cmd_measure(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     profile = load_profile(entry.profile)
     # the profile's options for this stack (as the Robot suites use), the command line's on top
-    options = options_from(args.option or [], base=profile.options_for(args.name))
+    base = {**lab_options(inv, MEASUREMENTS[args.name]), **profile.options_for(args.name)}
+    options = options_from(args.option or [], base=base)
     with DutSession(inv, args.dut, out) as dut, open_peer(inv, out, dut=args.dut) as peer:
         m = MEASUREMENTS[args.name](dut, peer, dut_ip(inv, args.dut), out, **options)
         consts = dut.consts()

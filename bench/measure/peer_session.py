@@ -4,9 +4,11 @@ address and MAC, recording a pcapng in the folder the caller names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.inventory.models import Inventory
 from bench.model import ConnOptions, Peer
@@ -15,6 +17,16 @@ from bench.model import ConnOptions, Peer
 def dut_ip(inv: Inventory, name: str) -> str:
     """The DUT's lab address (without the prefix length)."""
     return str(inv.dut(name).link.address.ip)
+
+
+def lab_options(inv: Inventory, measurement: Callable[..., Any]) -> dict[str, Any]:
+    """What the lab itself gives a measurement: the impairment bridge's control socket
+    to one that takes `impair_control` (the socket lives in the lab's state dir)."""
+    from bench.lab.up import impair_socket
+
+    if "impair_control" in inspect.signature(measurement).parameters:
+        return {"impair_control": str(impair_socket(inv))}
+    return {}
 
 
 @contextmanager

@@ -86,6 +86,9 @@ WHEN: list[When] = [
          "CC-02 to CC-04: one data segment dropped; the peer sends duplicate ACKs."),
     When("The Peer Loses A Whole Flight And Stops Acknowledging", "rto_backoff",
          "CC-05, DT-04: no ACK comes back; the DUT's retransmissions until it gives up."),
+    When("The Path Drops A Burst Of The DUT's Segments", "burst_loss",
+         "CC-03, CC-05: the impairment bridge drops consecutive data segments of one "
+         "connection (profile `measure: burst_loss`); its log is the evidence."),
     When("The Path Drops The DUT's Data At Random", "loss_sweep",
          "CC-06: the impairment bridge drops the DUT's data with probability p behind a "
          "fixed delay; goodput per p, repeated.", ),
@@ -242,6 +245,10 @@ THEN: list[Then] = [
          ("rto_min_ms?", "rto_intervals_s?", "rto_backoff_factor", "data_retries?",
           "data_give_up_rst?"),
          "DT-04: the first RTO, the backoff, the retries and how the connection ends."),
+    Then("The DUT Should Repair Every Segment Of The Burst",
+         ("burst_loss_recovered", "burst_resends?", "burst_recovery_ms?"),
+         "CC-03, CC-05: every lost offset resent and all bytes delivered; resends and "
+         "recovery time reported (fast retransmit, NewReno partial ACKs, or an RTO)."),
     Then("Goodput Should Stay Within The Mathis Band",
          ("goodput_mbps", "goodput_mathis_ratio?"),
          "CC-06: goodput per loss probability against MSS/RTT * C/sqrt(p)."),
