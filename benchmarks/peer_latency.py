@@ -9,6 +9,10 @@ scapy-in-the-loop responder as the baseline.
 Timestamp error: the peer's own kernel timestamps (RX and TX) against an independent
 AF_PACKET capture on the DUT's side of the veth, frame by frame.
 
+The DUT's application (the writer) runs in its own process, as a real DUT does; with
+--dut-in-process it is a thread of this process and competes with the peer for the GIL.
+The peer's I/O thread tuning (busy polling, SCHED_FIFO, pinning) comes from the options.
+
 Prints a table; exits 1 when a target is missed. Needs root. Namespaces are
 hbt-model-bench-*, removed on exit.
 """
@@ -16,9 +20,12 @@ hbt-model-bench-*, removed on exit.
 from __future__ import annotations
 
 import argparse
+import gc
+import os
 import secrets
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -30,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.lab import links, netns  # noqa: E402
 from bench.model import ConnOptions, DropRule, Peer  # noqa: E402
 from bench.model.segment import parse_frame  # noqa: E402
-from bench.wire import Capture  # noqa: E402
+from bench.wire import Capture, LoopTuning  # noqa: E402
 
 PEER_IP, PEER_MAC, DUT_IP = "192.0.2.2", "02:00:00:00:01:02", "192.0.2.10"
 TARGET_P50_US, TARGET_P99_US, TARGET_TS_P99_US = 60.0, 100.0, 50.0
@@ -41,14 +48,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(int(q / 100 * len(ordered)), len(ordered) - 1)]
 
 
-def dut_sender(sock: socket.socket, count: int, gap_s: float) -> threading.Thread:
-    """The DUT writes `count` one-byte messages, `gap_s` apart."""
+_WRITER = """import socket, sys, time
+s = socket.socket(fileno=int(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    s.send(b"x")
+    time.sleep(float(sys.argv[3]))
+s.detach()
+"""
+
+
+def dut_sender(sock: socket.socket, count: int, gap_s: float,
+               in_process: bool = False) -> threading.Thread:
+    """The DUT writes `count` one-byte messages, `gap_s` apart: from a child process
+    that inherits the socket, or from a thread of this process."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def run() -> None:
-        for _ in range(count):
-            sock.send(b"x")
-            time.sleep(gap_s)
+        if in_process:
+            for _ in range(count):
+                sock.send(b"x")
+                time.sleep(gap_s)
+            return
+        fd = sock.fileno()
+        subprocess.run([sys.executable, "-c", _WRITER, str(fd), str(count), str(gap_s)],
+                       pass_fds=[fd], check=True)
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -108,7 +131,8 @@ def scapy_responder(ns: str, ifname: str, port: int, stop: threading.Event,
     return thread
 
 
-def measure(count: int, gap_s: float) -> dict[str, list[float]]:
+def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
+            dut_in_process: bool = False) -> dict[str, list[float]]:
     tag = secrets.token_hex(2)
     peer_ns, dut_ns = f"hbt-model-bench-p{tag}", f"hbt-model-bench-d{tag}"
     results: dict[str, list[float]] = {}
@@ -123,7 +147,9 @@ def measure(count: int, gap_s: float) -> dict[str, list[float]]:
         srv.listen(4)
         bench_cap = Capture(peer_ns, "peer0", [f"{PEER_IP}/32"])
         dut_cap = Capture(dut_ns, "eth0", [f"{PEER_IP}/32"])
-        peer = Peer(peer_ns, "peer0", PEER_IP, PEER_MAC)
+        peer = Peer(peer_ns, "peer0", PEER_IP, PEER_MAC, tuning=tuning)
+        if peer.loop.tuning_errors:
+            print("tuning refused:", "; ".join(peer.loop.tuning_errors))
         captured: list[tuple[int, bool, bytes]] = []
         dut_side: list[tuple[int, bool, bytes]] = []
         try:
@@ -131,7 +157,7 @@ def measure(count: int, gap_s: float) -> dict[str, list[float]]:
             conn = peer.connect(DUT_IP, 6000, ConnOptions(delayed_ack_s=0))
             dut, _ = srv.accept()
             mark = peer.mark()
-            dut_sender(dut, count, gap_s).join()
+            dut_sender(dut, count, gap_s, dut_in_process).join()
             time.sleep(0.05)
             log = peer.segments(mark)
             own = [(s.ts_ns, s.direction == "out", s) for s in log]
@@ -154,7 +180,7 @@ def measure(count: int, gap_s: float) -> dict[str, list[float]]:
             scapy_responder(peer_ns, "peer0", 6001, stop, ready)
             ready.wait(10)
             bench_cap.read()
-            dut_sender(dut2, max(count // 2, 200), gap_s * 3).join()
+            dut_sender(dut2, max(count // 2, 200), gap_s * 3, dut_in_process).join()
             time.sleep(0.2)
             stop.set()
             frames = [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
@@ -211,8 +237,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="exchanges per run")
     parser.add_argument("--gap-ms", type=float, default=2.0, help="DUT send spacing")
+    parser.add_argument("--busy-poll-us", type=int, default=0,
+                        help="the peer polls this long after each frame before sleeping")
+    parser.add_argument("--rt-priority", type=int, default=0,
+                        help="SCHED_FIFO priority of the peer's I/O thread (0: normal)")
+    parser.add_argument("--cpu", type=int, action="append",
+                        help="pin the peer's I/O thread to this CPU (repeatable)")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() before measuring (no old-generation scans)")
+    parser.add_argument("--dut-in-process", action="store_true",
+                        help="the DUT's writer is a thread of this process, not a child")
     args = parser.parse_args(argv)
-    results = measure(args.count, args.gap_ms / 1000)
+    tuning = LoopTuning(args.busy_poll_us, args.rt_priority,
+                        frozenset(args.cpu) if args.cpu else None)
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+    print(f"tuning: {tuning}, gc_freeze={args.gc_freeze}, "
+          f"dut_in_process={args.dut_in_process}, load average {os.getloadavg()[0]:.2f}")
+    results = measure(args.count, args.gap_ms / 1000, tuning, args.dut_in_process)
     print(f"{'figure':34} {'n':>6} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'max us':>9}")
     for name, values in results.items():
         if values:
@@ -236,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = bool(results.get("model (own kernel stamps)")) and check()
         failed |= not ok
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 1 if failed else 0
 
 

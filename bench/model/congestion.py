@@ -1,5 +1,7 @@
 """NewReno congestion control (RFC 5681 slow start / congestion avoidance / fast
-retransmit, RFC 6582 partial-ACK handling). Byte counting; the TCB does the sending."""
+retransmit, RFC 6582 partial-ACK handling). Byte counting; the TCB does the sending.
+With `sack`, recovery follows RFC 6675 instead: cwnd = ssthresh on entry, no inflation
+per duplicate ACK nor deflation per partial ACK (the TCB's scoreboard paces resends)."""
 
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ class NewReno:
         self.fast_retransmits = 0
         self.timeouts = 0
 
-    def on_ack(self, ack: int, acked: int, flight_after: int) -> bool:
+    def on_ack(self, ack: int, acked: int, flight_after: int, sack: bool = False) -> bool:
         """New data ACKed. True when it is a partial ACK in recovery: the caller must
-        retransmit the first unacknowledged segment (RFC 6582 section 3.2 step 3)."""
+        retransmit the first unacknowledged segment (RFC 6582 section 3.2 step 3), or
+        with `sack` the next holes (RFC 6675 section 5 step C)."""
         smss = self.smss
         if self.in_recovery:
             if ack >= self.recover:
@@ -31,6 +34,8 @@ class NewReno:
                 self.dupacks = 0
                 self.cwnd = min(self.ssthresh, max(flight_after, smss) + smss)
                 return False
+            if sack:
+                return True
             self.cwnd = max(self.cwnd - acked, smss)
             if acked >= smss:
                 self.cwnd += smss
@@ -45,17 +50,18 @@ class NewReno:
                 self.cwnd += smss
         return False
 
-    def on_dupack(self, snd_una: int, snd_max: int) -> bool:
+    def on_dupack(self, snd_una: int, snd_max: int, sack: bool = False) -> bool:
         """A duplicate ACK. True when this is the third: fast retransmit now."""
         smss = self.smss
         if self.in_recovery:
-            self.cwnd += smss
+            if not sack:
+                self.cwnd += smss
             return False
         self.dupacks += 1
         if self.dupacks == 3 and snd_una >= self.recover:
             flight = snd_max - snd_una
             self.ssthresh = max(flight // 2, 2 * smss)
-            self.cwnd = self.ssthresh + 3 * smss
+            self.cwnd = self.ssthresh if sack else self.ssthresh + 3 * smss
             self.recover = snd_max
             self.in_recovery = True
             self.fast_retransmits += 1

@@ -22,7 +22,16 @@ from bench.model.pattern import SegmentPattern, Tolerance
 from bench.model.rules import DropRule
 from bench.model.segment import ACK, RST, SYN, Segment, build_frame, flags_from, parse_frame
 from bench.model.tcb import Tcb, TcpError
-from bench.wire import ArpResponder, IoLoop, Link, PcapngWriter, RxFrame, Timer, TxFrame
+from bench.wire import (
+    ArpResponder,
+    IoLoop,
+    Link,
+    LoopTuning,
+    PcapngWriter,
+    RxFrame,
+    Timer,
+    TxFrame,
+)
 
 FlowKey = tuple[bytes, int, bytes, int]  # local ip, local port, remote ip, remote port
 
@@ -72,7 +81,8 @@ class Peer:
     """The model as a network endpoint owning `ip` / `mac` on `ifname` in `ns`.
 
     `spoof_networks` are extra ranges the peer may send from (and receives and answers
-    ARP for). `pcap` records every frame in and out (nanosecond kernel timestamps)."""
+    ARP for). `pcap` records every frame in and out (nanosecond kernel timestamps).
+    `tuning` sets how the I/O thread waits (busy polling, SCHED_FIFO, CPU pinning)."""
 
     def __init__(
         self,
@@ -86,6 +96,7 @@ class Peer:
         defaults: ConnOptions | None = None,
         log_limit: int = 2_000_000,
         remotes: Sequence[str] = (),
+        tuning: LoopTuning | None = None,
     ) -> None:
         self.ip = ip
         self.ip_raw = ip_bytes(ip)
@@ -98,7 +109,7 @@ class Peer:
         # once on one bench segment never see, nor reset, each other's flows
         self.link = Link(ns, ifname, mac, networks, self.pcap, sources=remotes)
         self.arp = ArpResponder(self.link.mac, networks, self.link.send)
-        self.loop = IoLoop(self.link, self._on_frames, name=f"peer-{ifname}")
+        self.loop = IoLoop(self.link, self._on_frames, name=f"peer-{ifname}", tuning=tuning)
         self.lock = self.loop.lock
         self.cond = self.loop.changed
         self._conns: dict[FlowKey, Tcb] = {}

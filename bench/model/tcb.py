@@ -6,10 +6,12 @@ socket or a clock itself, only its `TcbEnv`. Sequence numbers are unwrapped ints
 
 Implemented: all eleven states; RFC 5961 (exact-match RST, challenge ACK for in-window
 RST and any SYN in a synchronized state, ACK range check); MSS, window scale, SACK
-(receiver reports blocks; the sender records them but recovers NewReno-style),
+(receiver reports blocks, most recent first; the sender keeps a scoreboard),
 timestamps with PAWS (RFC 7323); RTO per RFC 6298 with Karn's rule and exponential
-backoff; NewReno (RFC 5681/6582); delayed ACK; receiver and sender silly-window
-avoidance; persist timer with 1-byte zero-window probes; TIME_WAIT of `time_wait_s`.
+backoff; NewReno (RFC 5681/6582), and with SACK a scoreboard so that recovery resends
+only the holes the receiver reports (RFC 6675, simplified); delayed ACK; receiver and
+sender silly-window avoidance; persist timer with 1-byte zero-window probes; TIME_WAIT
+of `time_wait_s`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from bench.model import options as opt
 from bench.model.config import ConnOptions
 from bench.model.congestion import NewReno
 from bench.model.rto import RtoEstimator
+from bench.model.sack import Scoreboard
 from bench.model.segment import ACK, FIN, PSH, RST, SYN, Segment
 from bench.model.seq import unwrap, wrap
 from bench.model.states import State
@@ -96,6 +99,10 @@ class Tcb:
         self.last_ack_sent = 0
         self.peer_syn_options: opt.TcpOptions | None = None
         self.peer_sack_blocks: tuple[tuple[int, int], ...] = ()
+        self.scoreboard = Scoreboard()
+        self.rexmit_high = 0  # RFC 6675 HighRxt + 1: holes below it were resent
+        self._ooo_rank: dict[int, int] = {}  # out-of-order start -> arrival number
+        self._ooo_arrivals = 0
         # timers, RTT, congestion
         self.rto = RtoEstimator(self.opts.rto_initial_s, self.opts.rto_min_s,
                                 self.opts.rto_max_s)
@@ -397,20 +404,33 @@ class Tcb:
             self._send_ack_now()
             return False
         window = seg.window << self.snd_wscale
+        if self.sack_ok and len(seg.options_raw) > (12 if self.ts_ok else 0):
+            self._note_sack(seg, ack)
         if ack > self.snd_una:
             flight_before = self.snd_max - self.snd_una
             acked = ack - self.snd_una
             self._ack_advance(ack)
-            if self.cc.on_ack(ack, acked, max(flight_before - acked, 0)):
-                self._retransmit_first()
+            self.scoreboard.advance(ack)
+            sack = bool(self.scoreboard) and self.cc.in_recovery
+            if self.cc.on_ack(ack, acked, max(flight_before - acked, 0), sack):
+                if sack:
+                    self._sack_retransmit()
+                else:
+                    self._retransmit_first()
                 self._arm_rtx(restart=True)
         elif (ack == self.snd_una and text_len == 0 and not seg.flags & (SYN | FIN)
               and window == self.snd_wnd and self.snd_max > self.snd_una):
-            if self.sack_ok and seg.options_raw:
-                self.peer_sack_blocks = seg.options.sack_blocks
-            if self.cc.on_dupack(self.snd_una, self.snd_max):
+            sack = bool(self.scoreboard)
+            was_in_recovery = self.cc.in_recovery
+            if self.cc.on_dupack(self.snd_una, self.snd_max, sack):
                 self.timed_seq = None
-                self._retransmit_first()
+                if sack:
+                    self.rexmit_high = self.snd_una
+                    self._sack_retransmit(first=True)
+                else:
+                    self._retransmit_first()
+            elif was_in_recovery and sack:
+                self._sack_retransmit()
         if self.snd_wl1 < seq or (self.snd_wl1 == seq and self.snd_wl2 <= ack):
             opened = self.snd_wnd == 0 and window > 0
             self.snd_wnd = window
@@ -419,6 +439,16 @@ class Tcb:
             if opened:
                 self._stop_persist()
         return True
+
+    def _note_sack(self, seg: Segment, ack: int) -> None:
+        """Record the SACK blocks an ACK carries on the scoreboard (unwrapped)."""
+        blocks = seg.options.sack_blocks
+        if not blocks:
+            return
+        self.peer_sack_blocks = blocks
+        base = max(ack, self.snd_una)
+        self.scoreboard.update(((unwrap(left, base), unwrap(right, base))
+                                for left, right in blocks), base, self.snd_max)
 
     def _ack_advance(self, ack: int) -> None:
         """SND.UNA moves to `ack`: free sent data, take an RTT sample (Karn), timers."""
@@ -481,6 +511,8 @@ class Tcb:
                 prev = self.ooo.get(seq)
                 if prev is None or len(prev) < len(payload):
                     self.ooo[seq] = payload
+                self._ooo_arrivals += 1
+                self._ooo_rank[seq] = self._ooo_arrivals
                 self._last_ooo = (seq, end)
                 self._send_ack_now()
         if self.rcv_fin_seq is not None and self.rcv_nxt == self.rcv_fin_seq:
@@ -504,6 +536,7 @@ class Tcb:
             if start > self.rcv_nxt:
                 break
             data = self.ooo.pop(start)
+            self._ooo_rank.pop(start, None)
             end = start + len(data)
             if end > self.rcv_nxt:
                 fresh = data[self.rcv_nxt - start:]
@@ -514,21 +547,20 @@ class Tcb:
             self._last_ooo = None
 
     def sack_blocks(self) -> list[tuple[int, int]]:
-        """Out-of-order ranges, the most recently received one first (RFC 2018)."""
-        spans: list[list[int]] = []
+        """Out-of-order ranges, most recently changed first (RFC 2018 section 4: the
+        first block holds the segment that arrived last, the others repeat the most
+        recently reported ones), as many as fit beside the other options."""
+        spans: list[list[int]] = []  # [start, end, rank of its latest arrival]
+        rank = self._ooo_rank
         for start in sorted(self.ooo):
             end = start + len(self.ooo[start])
             if spans and start <= spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
+                spans[-1][2] = max(spans[-1][2], rank.get(start, 0))
             else:
-                spans.append([start, end])
-        blocks = [(s, e) for s, e in spans]
-        if self._last_ooo is not None:
-            recent = next((b for b in blocks if b[0] <= self._last_ooo[0] < b[1]), None)
-            if recent is not None:
-                blocks.remove(recent)
-                blocks.insert(0, recent)
-        return blocks[: 3 if self.ts_ok else 4]
+                spans.append([start, end, rank.get(start, 0)])
+        spans.sort(key=lambda span: -span[2])
+        return [(start, end) for start, end, _ in spans][: 3 if self.ts_ok else 4]
 
     # -------------------------------------------------------------- sending
     def flush(self) -> None:
@@ -607,6 +639,33 @@ class Tcb:
                        bytes(self.sndbuf[off:off + length]))
         elif self.fin_queued and una == data_end:
             self._emit(una, FIN | ACK)
+
+    def _sack_retransmit(self, first: bool = False) -> None:
+        """RFC 6675 section 5 (NextSeg rule 1 only): resend the holes below the highest
+        SACKed byte, one SMSS at a time, while the estimated pipe leaves room in cwnd;
+        on entering recovery the first hole goes out regardless."""
+        board = self.scoreboard
+        high = board.high
+        while high is not None:
+            hole = board.next_hole(max(self.rexmit_high, self.snd_una))
+            if hole is None:
+                break
+            pipe = (self.snd_max - high) + board.unsacked_bytes(self.snd_una,
+                                                                self.rexmit_high)
+            if not first and pipe + self.smss > self.cc.cwnd:
+                break
+            first = False
+            start = hole[0]
+            length = min(self.smss, hole[1] - start, self.data_end - start)
+            if length <= 0:
+                break
+            off = start - self.snd_buf_seq
+            last = start + length == self.data_end
+            self.retransmitted_segments += 1
+            self.timed_seq = None
+            self._emit(start, ACK | (PSH if last else 0),
+                       bytes(self.sndbuf[off:off + length]))
+            self.rexmit_high = start + length
 
     def _send_syn(self) -> None:
         flags = SYN | (ACK if self.state is State.SYN_RECEIVED else 0)
@@ -726,6 +785,7 @@ class Tcb:
             self._to_closed("timeout")
             return
         self.cc.on_timeout(self.snd_max - self.snd_una, self.snd_max)
+        self.scoreboard.clear()  # RFC 6675 section 5.1: after an RTO, resend from SND.UNA
         self.rto.back_off()
         self.timed_seq = None
         self.snd_nxt = self.snd_una

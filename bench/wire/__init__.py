@@ -3,10 +3,10 @@
 from bench.wire.arp import ArpResponder
 from bench.wire.capture import Capture, Captured
 from bench.wire.link import Link, RxFrame, TxFrame
-from bench.wire.loop import IoLoop, Timer
+from bench.wire.loop import IoLoop, LoopTuning, Timer
 from bench.wire.pcapng import INBOUND, OUTBOUND, PcapngWriter
 
 __all__ = [
     "INBOUND", "OUTBOUND", "ArpResponder", "Capture", "Captured", "IoLoop", "Link",
-    "PcapngWriter", "RxFrame", "Timer", "TxFrame",
+    "LoopTuning", "PcapngWriter", "RxFrame", "Timer", "TxFrame",
 ]

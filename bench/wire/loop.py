@@ -1,6 +1,10 @@
 """The I/O thread of one link: select() on the packet socket with the nearest timer
 deadline as timeout; frame handling and timers run under one lock, which the public API
 of the model takes too (like a kernel socket lock), so no state is shared unguarded.
+
+`LoopTuning` trades CPU for reaction time (measured in docs/benchmarks.md): keep
+polling for a while after each frame instead of sleeping in select() (a wake-up costs
+tens of us on a VM, and the CPU's caches go cold), run the thread SCHED_FIFO, pin it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,29 @@ import heapq
 import itertools
 import os
 import select
+import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bench.wire.link import Link, RxFrame
+
+
+@dataclass(frozen=True)
+class LoopTuning:
+    """How the I/O thread waits. busy_poll_us: after each frame, poll (select with no
+    timeout) this long before sleeping; rt_priority: SCHED_FIFO priority (0: normal);
+    cpus: pin the thread to these CPUs (None: any)."""
+
+    busy_poll_us: int = 0
+    rt_priority: int = 0
+    cpus: frozenset[int] | None = None
+
+
+# While polling, the I/O thread gives the GIL back at every select(); other Python
+# threads still wait for it up to the switch interval (5 ms), so polling shortens it.
+_POLL_SWITCH_INTERVAL_S = 0.0002
 
 
 class Timer:
@@ -34,8 +56,10 @@ class IoLoop:
     """Runs `on_frames(batch)` for every batch of received frames and fires timers."""
 
     def __init__(self, link: Link, on_frames: Callable[[list[RxFrame]], None],
-                 name: str = "wire-io") -> None:
+                 name: str = "wire-io", tuning: LoopTuning | None = None) -> None:
         self.link = link
+        self.tuning = tuning or LoopTuning()
+        self.tuning_errors: list[str] = []  # what the kernel refused (no privilege ...)
         self.on_frames = on_frames
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)
@@ -97,12 +121,36 @@ class IoLoop:
                 return None
             return max(0.0, (self._heap[0][0] - time.monotonic_ns()) / 1e9)
 
+    def _apply_tuning(self) -> None:
+        """Scheduling for this thread only (pid 0 = the calling thread on Linux)."""
+        tuning = self.tuning
+        if tuning.cpus is not None:
+            try:
+                os.sched_setaffinity(0, tuning.cpus)
+            except OSError as exc:
+                self.tuning_errors.append(f"sched_setaffinity: {exc}")
+        if tuning.rt_priority:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(tuning.rt_priority))
+            except OSError as exc:
+                self.tuning_errors.append(f"SCHED_FIFO: {exc}")
+        if tuning.busy_poll_us and sys.getswitchinterval() > _POLL_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(_POLL_SWITCH_INTERVAL_S)
+
     def _run(self) -> None:
         link_fd = self.link.fileno()
+        self._apply_tuning()
+        poll_ns = self.tuning.busy_poll_us * 1000
+        last_frame_ns = 0
+        watch = [link_fd, self._wake_r]
         try:
             while not self._stop:
-                readable, _, _ = select.select([link_fd, self._wake_r], [], [],
-                                               self._timeout_s())
+                if poll_ns and time.monotonic_ns() - last_frame_ns < poll_ns:
+                    readable, _, _ = select.select(watch, [], [], 0)
+                    if not readable and not self._timer_due():
+                        continue
+                else:
+                    readable, _, _ = select.select(watch, [], [], self._timeout_s())
                 if self._stop:
                     return
                 if self._wake_r in readable:
@@ -116,6 +164,7 @@ class IoLoop:
                             batch = self.link.receive()
                             if batch:
                                 self.on_frames(batch)
+                                last_frame_ns = time.monotonic_ns()
                             if len(batch) < 256:
                                 break
                     self._fire_due()
@@ -125,6 +174,10 @@ class IoLoop:
             with self.lock:
                 self.changed.notify_all()
             raise
+
+    def _timer_due(self) -> bool:
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= time.monotonic_ns() or self.link.has_backlog
 
     def _fire_due(self) -> None:
         now = time.monotonic_ns()

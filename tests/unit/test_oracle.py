@@ -3,7 +3,11 @@ marks, and each violation it knows, across the sequence-number wrap."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from bench.model import options as opt
 from bench.model.oracle import analyse, analyse_segments
@@ -156,3 +160,143 @@ def test_new_syn_after_close_is_a_new_connection(tmp_path: Path) -> None:
     assert len(result.connections) == 2
     assert result.connections[1].states == [State.CLOSED, State.SYN_SENT]
     assert result.as_dicts()[0]["frame_no"] == 1
+
+
+# --- Retransmissions of SYN, SYN-ACK and FIN, each checked against tshark as well ---
+
+def _fin_only_after_rto(cap: Capture) -> None:
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"x" * 100, at_ms=3)
+    cap.peer("A", 1, 101, at_ms=4)
+    cap.dut("FA", 101, 1, at_ms=5)
+    cap.dut("FA", 101, 1, at_ms=210)  # the peer was slow: the bare FIN again
+    cap.peer("FA", 1, 102, at_ms=211)
+    cap.dut("A", 102, 2, at_ms=212)
+
+
+def _fin_only_within_first_rtt(cap: Capture) -> None:
+    """Within the handshake RTT, yet not out-of-order: Wireshark counts the FIN as one
+    sequence number there, so a resent bare FIN never looks like a late segment."""
+    handshake_dut_client(cap)
+    cap.dut("FA", 1, 1, at_ms=5)
+    cap.dut("FA", 1, 1, at_ms=5.5)
+
+
+def _fin_resent_with_data(cap: Capture) -> None:
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5)
+    cap.dut("FPA", 101, 1, b"b" * 100, at_ms=5.1)
+    cap.peer("A", 1, 101, at_ms=6)
+    cap.dut("FPA", 101, 1, b"b" * 100, at_ms=300)
+
+
+def _data_resent_with_new_fin(cap: Capture) -> None:
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"y" * 50, at_ms=5)
+    cap.dut("FA", 51, 1, at_ms=6)
+    cap.dut("FPA", 1, 1, b"y" * 50, at_ms=250)
+
+
+def _bare_fin_overlapping_sent_data(cap: Capture) -> None:
+    """A zero-length FIN whose sequence number lies inside data already sent."""
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5)
+    cap.dut("FA", 1, 1, at_ms=300)
+
+
+def _syn_resent(cap: Capture) -> None:
+    cap.dut("S", 0, at_ms=0)
+    cap.dut("S", 0, at_ms=1000)
+    cap.peer("SA", 0, 1, at_ms=1001)
+    cap.dut("A", 1, 1, at_ms=1002)
+
+
+def _syn_resent_quickly(cap: Capture) -> None:
+    cap.dut("S", 0, at_ms=0)
+    cap.dut("S", 0, at_ms=1)  # inside the 3 ms out-of-order threshold: still a resend
+    cap.peer("SA", 0, 1, at_ms=2)
+    cap.dut("A", 1, 1, at_ms=3)
+
+
+def _synack_resent(cap: Capture) -> None:
+    cap.peer("S", 0, at_ms=0)
+    cap.dut("SA", 0, 1, at_ms=1)
+    cap.dut("SA", 0, 1, at_ms=1001)
+    cap.peer("A", 1, 1, at_ms=1002)
+
+
+def _simultaneous_close_fin_resent(cap: Capture) -> None:
+    handshake_dut_client(cap)
+    cap.dut("FA", 1, 1, at_ms=3)
+    cap.peer("FA", 1, 1, at_ms=53)  # crossed FINs; the peer's ACK of the DUT's is late
+    cap.dut("A", 2, 2, at_ms=53.1)
+    cap.dut("FA", 1, 2, at_ms=253)
+    cap.peer("A", 2, 2, at_ms=253.1)
+
+
+def _spurious_before_out_of_order(cap: Capture) -> None:
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5)
+    cap.peer("A", 1, 101, at_ms=5.2)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5.5)  # within the RTT, but already ACKed
+
+
+RESENDS = {
+    "fin_only_after_rto": (_fin_only_after_rto, [7], "retransmission"),
+    "fin_only_within_first_rtt": (_fin_only_within_first_rtt, [5], "retransmission"),
+    "fin_resent_with_data": (_fin_resent_with_data, [7], "retransmission"),
+    "data_resent_with_new_fin": (_data_resent_with_new_fin, [6], "retransmission"),
+    "bare_fin_overlapping_sent_data": (_bare_fin_overlapping_sent_data, [5],
+                                       "retransmission"),
+    "syn_resent": (_syn_resent, [2], "retransmission"),
+    "syn_resent_quickly": (_syn_resent_quickly, [2], "retransmission"),
+    "synack_resent": (_synack_resent, [3], "retransmission"),
+    "simultaneous_close_fin_resent": (_simultaneous_close_fin_resent, [7],
+                                      "retransmission"),
+    "spurious_before_out_of_order": (_spurious_before_out_of_order, [6], "spurious"),
+}
+
+
+def _write_pcap(cap: Capture, path: Path) -> Path:
+    writer = PcapngWriter(path)
+    for seg in cap.segments:
+        writer.write(build_frame(seg, b"\x02" * 6, b"\x04" * 6), seg.ts_ns,
+                     OUTBOUND if seg.src_ip == DUT else INBOUND)
+    writer.close()
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(RESENDS))
+def test_resent_syn_synack_and_fin_are_retransmissions(case: str) -> None:
+    build, frames, kind = RESENDS[case]
+    cap = Capture()
+    build(cap)
+    [conn] = cap.run().connections
+    assert [r.frame_no for r in conn.rows if r.retransmission] == frames
+    assert {r.retransmission_kind for r in conn.rows if r.retransmission} == {kind}
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+@pytest.mark.parametrize("case", sorted(RESENDS))
+def test_tshark_marks_the_same_frames(case: str, tmp_path: Path) -> None:
+    cap = Capture()
+    RESENDS[case][0](cap)
+    path = _write_pcap(cap, tmp_path / f"{case}.pcapng")
+    out = subprocess.run(["tshark", "-r", str(path), "-Y", "tcp.analysis.retransmission",
+                          "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=True).stdout
+    ours = [r.frame_no for r in analyse(path, "192.0.2.10").rows if r.retransmission]
+    assert ours == [int(n) for n in out.split()]
+
+
+def test_frame_stamped_before_the_last_new_data_is_not_out_of_order() -> None:
+    """Wireshark's time differences are unsigned: a capture slightly out of time order
+    (or a frame without a stamp) makes a resend a plain retransmission, never 'ooo'."""
+    cap = Capture()
+    handshake_dut_client(cap)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5)
+    cap.dut("PA", 101, 1, b"b" * 100, at_ms=5.2)
+    cap.dut("PA", 1, 1, b"a" * 100, at_ms=5.1)
+    [conn] = cap.run().connections
+    assert [r.retransmission_kind for r in conn.rows if r.retransmission] == [
+        "retransmission"]

@@ -51,6 +51,7 @@ class _Side:
     last_marks: frozenset[str] = frozenset()
     fin_seq: int | None = None
     right_edge: int | None = None  # highest ack + window this side advertised
+    max_to_ack: int | None = None  # Wireshark's maxseqtobeacked: highest contiguous seq
     flights: deque[tuple[int, int]] = field(default_factory=deque)
 
     def unwrap_seq(self, value: int) -> int:
@@ -164,6 +165,8 @@ def _process(conn: _Conn, seg: Segment, from_dut: bool) -> None:
     if (fwd.nextseq is None or nextseq > fwd.nextseq) and "zwp" not in marks:
         fwd.nextseq = nextseq
         fwd.nextseq_time = now
+    if (fwd.max_to_ack is None or seq == fwd.max_to_ack) and "zwp" not in marks:
+        fwd.max_to_ack = fwd.nextseq
     if flags & FIN:
         fwd.fin_seq = seq + seglen
     fwd.window = window
@@ -225,7 +228,12 @@ def _process(conn: _Conn, seg: Segment, from_dut: bool) -> None:
 
 def _wireshark_marks(conn: _Conn, fwd: _Side, rev: _Side, seq: int, ack: int | None,
                      seglen: int, flags: int, window: int, now: int) -> tuple[set[str], int]:
-    """Wireshark 4.0's tcp_analyze_sequence_number, reduced to the marks we report."""
+    """Wireshark 4.0's tcp_analyze_sequence_number, reduced to the marks we report.
+
+    The order of the checks is Wireshark's: spurious first, then fast retransmission
+    (tcp.fastrt_supersedes_ooo is on by default), then out-of-order, whose test counts
+    SYN and FIN as one sequence number each (so a resent bare FIN is a retransmission).
+    """
     marks: set[str] = set()
     sfr = flags & (SYN | FIN | RST)
     dup_count = 0
@@ -244,27 +252,42 @@ def _wireshark_marks(conn: _Conn, fwd: _Side, rev: _Side, seq: int, ack: int | N
         elif same and window == 0 and fwd.window == 0 and "zwp" in rev.last_marks:
             finished = True
         elif same and window and window == fwd.window:
-            fwd.dupacks = 1 if fwd.dupacks < 0 else fwd.dupacks + 1
+            fwd.dupacks = 1 if fwd.dupacks == -1 else fwd.dupacks + 1
             marks.add("dupack")
             dup_count = fwd.dupacks
     if ack != fwd.lastack:
         fwd.dupacks = 0
+    if ack is not None and rev.max_to_ack is not None and ack > rev.max_to_ack:
+        # "ACKed segment that wasn't captured": Wireshark resets the other side's
+        # duplicate-ACK count to -1, which changes the next fast-retransmission test
+        if rev.nextseq is not None and rev.max_to_ack > rev.nextseq:
+            rev.max_to_ack = rev.nextseq
+        else:
+            rev.dupacks = -1
     if (seglen > 0 or flags & (SYN | FIN)) and "keepalive" not in marks:
         not_advanced = fwd.nextseq is not None and seq < fwd.nextseq
         if seglen > 1 and fwd.nextseq is not None and fwd.nextseq - 1 == seq:
             not_advanced = False
         ooo_thres = conn.first_rtt_ns or _OOO_DEFAULT_NS
-        if (not_advanced and rev.dupacks >= 2 and rev.lastack == seq
-                and now - rev.lastack_time < _FAST_WINDOW_NS):
-            marks.add("fast")
-        elif (not_advanced and now - fwd.nextseq_time < ooo_thres
-              and fwd.nextseq != seq + seglen):
-            marks.add("ooo")
-        elif seglen > 0 and rev.lastack is not None and seq + seglen <= rev.lastack:
+        seq_space = seglen + (1 if flags & (SYN | FIN) else 0)
+        if seglen > 0 and rev.lastack is not None and seq + seglen <= rev.lastack:
             marks.add("spurious")
+        elif (not_advanced and rev.dupacks >= 2 and rev.lastack == seq
+                and _since(now, rev.lastack_time) < _FAST_WINDOW_NS):
+            marks.add("fast")
+        elif (not_advanced and _since(now, fwd.nextseq_time) < ooo_thres
+              and fwd.nextseq != seq + seq_space):
+            marks.add("ooo")
         elif not_advanced:
             marks.add("retransmission")
     return marks, dup_count
+
+
+def _since(now: int, then: int) -> int:
+    """now - then as Wireshark computes it (unsigned): a frame stamped before `then`
+    (capture out of time order, or a missing stamp) is never 'recent'."""
+    delta = now - then
+    return delta if delta >= 0 else 1 << 64
 
 
 def _check(conn: _Conn, seg: Segment, from_dut: bool, fwd: _Side, rev: _Side, seq: int,
