@@ -16,7 +16,8 @@ from bench.inventory.models import Dut, Inventory
 from bench.lab import processes
 from bench.lab import state as lab_state
 from bench.lab.topology import Topology
-from sim.mps2_lwip.qemu_board import qemu_argv, qmp
+from bench.power.qemu_reset import QmpSession
+from sim.mps2_lwip.qemu_board import qemu_argv
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "sim" / "mps2_lwip" / "build"
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
@@ -76,7 +77,8 @@ def start_qemu_board(inv: Inventory, topo: Topology, state: lab_state.LabState, 
     lab_state.save(inv.lab.state_dir, state)
     with DutSession(inv, dut.name, timeout_s=2.0) as session:
         started = time.monotonic()
-        qmp(qmp_path, "cont")  # only now: the session is attached and sees the boot event
+        with QmpSession(str(qmp_path)) as monitor:  # the bench's one QMP client
+            monitor.execute("cont")  # only now: the session is attached and sees the boot
         session.wait_event("boot", 5.0)
         booted_s = time.monotonic() - started
         settings = {"addr": str(dut.link.address), "mtu": dut.link.mtu}

@@ -88,7 +88,10 @@ def start_board(elf: Path, netns: str | None, tap: str, mac: str, workdir: Path,
 
 def qmp(qmp_path: Path, command: str, arguments: dict | None = None,
         timeout: float = 5.0) -> dict:
-    """Run one QMP command; return its reply (raises on error)."""
+    """Run one QMP command; return its reply (raises on error).
+
+    For this module's standalone users (smoke.py runs without the bench installed);
+    the bench itself talks QMP through bench.power.qemu_reset.QmpSession."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
