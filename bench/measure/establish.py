@@ -322,25 +322,35 @@ def measure_stale_synack(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
             reset = peer.inject(dut_ip, port, sport, "R", syn.seq + 1)
             frames += [syn.frame_no, synack.frame_no, reset.frame_no]
             freed_at: float | None = None
+            answers: set[int] = set()
+            remote = f"{peer.ip}:{sport}"
             for after_s in probe_after_s:
                 time.sleep(max(0.0, reset.ts_ns / 1e9 + after_s - time.time()))
+                # A stack whose ISN does not move between the two SYNs (lwIP's counter
+                # while its tick is idle) answers a freed entry with the same ISN, so
+                # the DUT's own list says whether the half-open entry is still there.
+                listed = [c.state for c in dut.conns() if c.remote == remote]
                 start = peer.mark()
                 probe = peer.inject(dut_ip, port, sport, "S", syn.seq, options_raw=MSS_1460)
                 answer = wait_from_dut(peer, start, dut_ip,
                                        lambda s: flow_from(port, sport)(s) and is_synack(s))
                 offset = seconds(reset.ts_ns, probe.ts_ns)
-                freed = answer is not None and answer.seq != synack.seq
+                same_isn = answer is not None and answer.seq == synack.seq
+                freed = answer is not None and (not same_isn or not listed)
                 probes.append({"after_s": offset, "answer": reply_kind(answer),
-                               "same_isn": answer is not None and answer.seq == synack.seq,
+                               "same_isn": same_isn, "listed_before": listed,
                                "freed": freed})
                 frames += [probe.frame_no] + ([answer.frame_no] if answer else [])
+                if answer is not None:
+                    answers.add(answer.frame_no)
                 if answer is not None:
                     peer.inject(dut_ip, port, sport, "R", syn.seq + 1)  # free it again
                 if freed:
                     freed_at = offset
                     break
         retransmitted = [s.frame_no for s in from_dut(peer, 0, dut_ip, flow_from(port, sport))
-                         if is_synack(s) and s.seq == synack.seq and s.ts_ns > reset.ts_ns]
+                         if is_synack(s) and s.seq == synack.seq and s.ts_ns > reset.ts_ns
+                         and s.frame_no not in answers]  # not an answer to a probe
     finally:
         dut.unlisten(lid)
     all_rst = all(c["rst_seq_ok"] for c in stale.values())  # an extra ACK bit is harmless
