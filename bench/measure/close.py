@@ -6,6 +6,11 @@ the timer-bound ones can run side by side (`bench.measure.parallel`). A state pa
 what the DUT's `conns` showed for the connection's 4-tuple (after `close` the
 application id is gone, the kernel or pcb lives on); the segments behind every figure
 are the frames in evidence. Times come from the peer's kernel timestamps only.
+
+The close experiments (and TIME_WAIT's) listen on 7200-7221, ports no other family
+uses: where the DUT closes first its listening port stays in TIME_WAIT (120 s on stock
+lwIP, whose tcp_bind() refuses a port a TIME_WAIT pcb holds without SO_REUSE), so a
+later experiment on the same port would fail its `listen` with EBUSY.
 """
 
 from __future__ import annotations
@@ -130,7 +135,7 @@ def no_peer_rst(peer: Peer, port: int, lports: set[int]) -> Iterator[None]:
 
 # -------------------------------------------------------------- CL-01 active close
 def measure_active_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                         port: int = 7011) -> Measurement:
+                         port: int = 7211) -> Measurement:
     """The DUT closes first; the peer withholds its ACK (FIN_WAIT_1 shows), then ACKs
     u+1 (FIN_WAIT_2), then sends its FIN (TIME_WAIT). value = the state path."""
     path: list[str] = []
@@ -154,7 +159,7 @@ def measure_active_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # ---------------------------------------------------------------- CL-02 half-close
 def measure_half_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                       port: int = 7012, nbytes: int = 1000) -> Measurement:
+                       port: int = 7212, nbytes: int = 1000) -> Measurement:
     """(a) The DUT shuts down its send side; the peer then sends `nbytes`: delivered and
     ACKed? (b) The peer sends FIN first; the DUT then sends `nbytes`: received?"""
     with listening(dut, port):
@@ -199,7 +204,7 @@ def measure_half_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # ------------------------------------------------------------ CL-03 passive close
 def measure_passive_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                          port: int = 7013) -> Measurement:
+                          port: int = 7213) -> Measurement:
     """The peer closes first: the DUT ACKs (CLOSE_WAIT); its application closes (FIN,
     LAST_ACK while the peer withholds its ACK); the final ACK leaves it CLOSED with no
     TIME_WAIT. value = the state path."""
@@ -225,7 +230,7 @@ def measure_passive_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # ------------------------------------------------------- CL-05 FIN in TIME_WAIT
 def measure_time_wait_restart(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                              port: int = 7015, first_s: float = 20.0,
+                              port: int = 7215, first_s: float = 20.0,
                               second_s: float = 70.0) -> Measurement:
     """The DUT is in TIME_WAIT; at `first_s` the peer retransmits its FIN (re-ACKed?);
     at `second_s`, past the first TIME_WAIT's end but before first_s + TIME_WAIT, the FIN
@@ -255,7 +260,7 @@ def measure_time_wait_restart(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # --------------------------------------------------- CL-06 FIN+ACK to TIME_WAIT
 def measure_fin_ack_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                          port: int = 7016) -> Measurement:
+                          port: int = 7216) -> Measurement:
     """The DUT closes; the peer answers the FIN with one FIN+ACK (its ACK withheld):
     FIN_WAIT_1 goes straight to TIME_WAIT, without FIN_WAIT_2 or CLOSING."""
     path: list[str] = []
@@ -280,7 +285,7 @@ def measure_fin_ack_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # ------------------------------------------------- CL-07 simultaneous close
 def measure_simultaneous_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                               port: int = 7017) -> Measurement:
+                               port: int = 7217) -> Measurement:
     """Both FINs cross: the peer does not see the DUT's FIN (dropped on input until the
     peer has sent its own, still in the capture); the DUT passes CLOSING, then (after
     retransmitting its FIN, which the peer ACKs) TIME_WAIT. value = the state path."""
@@ -307,7 +312,7 @@ def measure_simultaneous_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
 
 # ---------------------------------------------------------- CL-08 merged close
 def measure_merged_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                         port: int = 7018) -> Measurement:
+                         port: int = 7218) -> Measurement:
     """The peer closes first; the DUT's application closes as soon as it hears of it
     (`EVT peer_closed`). value = segments in the close: 3 when the DUT's ACK of the FIN
     rides on its own FIN, 4 when it ACKs first."""
@@ -334,7 +339,7 @@ def measure_merged_close(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
 
 # ---------------------------------------------------------- CL-09 CLOSE_WAIT leak
 def measure_close_wait_leak(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                            port: int = 7019, idle_s: float = 3.0) -> Measurement:
+                            port: int = 7219, idle_s: float = 3.0) -> Measurement:
     """The peer closes; the DUT's application stays idle for `idle_s`. Is the connection
     still in CLOSE_WAIT (the leak a bench must detect), with no FIN on the wire?"""
     with listening(dut, port):
@@ -378,7 +383,7 @@ def keepalive_probe(peer: Peer, dut_ip: str, port: int, o: Opened,
 
 
 def measure_fin_wait_2_timeout(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                               port: int = 7020, every_s: float = 0.6, conns: int = 3,
+                               port: int = 7220, every_s: float = 0.6, conns: int = 3,
                                timeout_s: float = 30.0,
                                settings: dict[str, Any] | None = None) -> Measurement:
     """The DUT closes `conns` connections; the peer ACKs each FIN and never sends its
@@ -441,7 +446,7 @@ def measure_fin_wait_2_timeout(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
 
 # ------------------------------------------- CL-11 SYN on a TIME_WAIT 4-tuple
 def measure_time_wait_syn_reuse(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                                port: int = 7021, isn_step: int = 100_000,
+                                port: int = 7221, isn_step: int = 100_000,
                                 after_s: float = 0.5) -> Measurement:
     """The DUT is in TIME_WAIT; the peer sends a new SYN from the same port with an ISN
     `isn_step` above its old FIN (RFC 6191 / RFC 9293 3.10.7.4). SYN-ACK = accepted;

@@ -194,7 +194,7 @@ def watch_until_gone(peer: Peer, dut_ip: str, port: int, closed: list[Closed],
 
 
 def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
-                               port: int = 7005, connections: int = 4,
+                               port: int = 7205, connections: int = 4,
                                stagger_s: float = 0.17,
                                window_s: tuple[float, float] = (1.0, 4.0),
                                every_s: float = 0.05,
