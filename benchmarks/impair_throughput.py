@@ -2,10 +2,13 @@
 
     sudo .venv/bin/python benchmarks/impair_throughput.py [--seconds 2.0]
 
-Builds the scratch lab (hbt-imp-*), runs the bridge pinned to one CPU with a loss stage
+Builds a scratch lab (hbb-imp-*), runs the bridge pinned to one CPU with a loss stage
 that drops almost nothing (0.0001 %), and drives 1500-byte frames from the other CPU
 with a TX-ring generator. Rates come from the kernel's interface counters on the
-receiving side, never from the generator. Exits 1 when a target is missed.
+receiving side, never from the generator; the direct veth is driven by the same
+generator with the same frames, counted the same way. Exits 1 when a target is missed.
+Prints the load average before and after: other processes on this 2-core machine move
+the latency tail, so a figure is only comparable with its load.
 
 Targets (issue 5): bridge >= 82,000 frames/s one way; >= half the direct veth rate;
 no unintended loss at 100 Mbit/s offered; added latency per crossing p99 <= 100 us.
@@ -60,7 +63,8 @@ def rate_through(lab: scratchlab.ScratchLab, tx_if: str, rx_if: str, src_ip: str
     tx_total = scratchlab.link_counters(lab.ns_a, tx_if)[1] - tx0
     rx_total = scratchlab.link_counters(lab.ns_b, rx_if)[0] - rx0
     ring.close()
-    return {"rx_fps": (c1 - c0) / (t1 - t0), "offered_frames": tx_total,
+    return {"rx_fps": (c1 - c0) / (t1 - t0), "offered_fps": tx_total / (seconds + 0.6),
+            "offered_frames": tx_total,
             "received_frames": rx_total, "generator_sent": done.get("sent", 0)}
 
 
@@ -109,7 +113,8 @@ def main() -> int:
         print("impair_throughput: needs root (builds network namespaces)", file=sys.stderr)
         return 2
     os.sched_setaffinity(0, {GEN_CPU})
-    lab = scratchlab.build()
+    load_before = os.getloadavg()
+    lab = scratchlab.build(scratchlab.named("hbb-imp-"))
     work = Path(tempfile.mkdtemp(prefix="hbt-imp-bench-"))
     (work / "rules.json").write_text(json.dumps(RULES))
     bridge = None
@@ -138,7 +143,11 @@ def main() -> int:
     added_p99 = pct(lat_bridge, 0.99) - statistics.median(lat_direct)
     ring_drops = after["ports"]["br-a"]["ring_drops"]
     figures = {
+        "bridge_args": args.bridge_arg,
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "direct_veth_fps": round(direct["rx_fps"]),
+        "offered_fps (direct, bridge)": [round(direct["offered_fps"]),
+                                         round(bridged["offered_fps"])],
         "bridge_fps": round(bridged["rx_fps"]),
         "bridge_over_direct": round(bridged["rx_fps"] / direct["rx_fps"], 3),
         "paced_100mbit": {**paced, "intended_drops": intended, "unintended_loss": unintended},

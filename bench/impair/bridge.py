@@ -27,19 +27,25 @@ from typing import Any
 
 import yaml
 
+from bench.impair import sched
 from bench.impair.control import PROTOCOL_VERSION, ControlServer
 from bench.impair.eventlog import EventLog
 from bench.impair.pipeline import Engine, Pipeline
 from bench.impair.ring import (
+    TP_STATUS_AVAILABLE,
+    TP_STATUS_SEND_REQUEST,
     TP_STATUS_USER,
     TP_STATUS_VLAN_VALID,
     TPACKET2_HDR,
+    TX_DATA_OFFSET,
     RingPort,
     vlan_reinserted,
 )
 from bench.impair.rules import RuleSet, first_error, load_rules
 
 BATCH_FRAMES = 256  # frames taken from one ring before looking at the other
+YIELD_PERIOD_NS = 1_000_000  # a polling real-time bridge yields its core this often
+TX_BATCH = 64  # frames written to a TX ring before handing them to the kernel
 WAKE_EARLY_NS = 1_000_000  # sleep until this close to a release time, then poll to it
 
 
@@ -48,7 +54,7 @@ class Bridge:
 
     def __init__(self, port_a: RingPort, port_b: RingPort, rules: RuleSet,
                  log: EventLog, control_path: str | Path | None = None,
-                 spin_us: int = 2000):
+                 spin_us: int = 2000, yield_us: int = 0):
         self.ports = {"to-dut": (port_a, port_b), "to-bench": (port_b, port_a)}
         self.log = log
         self.engine = Engine(rules, log.packet)
@@ -60,6 +66,10 @@ class Bridge:
         # Keep polling the rings this long after the last frame before sleeping: a
         # wake-up from select() costs tens of us to ms on a busy host.
         self.spin_ns = spin_us * 1000
+        # A real-time bridge that polls must still leave its core now and then, or the
+        # kernel's fair server takes it away for ~50 ms a second at once: every
+        # YIELD_PERIOD_NS of polling it waits up to `yield_us` for a frame instead.
+        self.yield_s = yield_us / 1e6
 
     # -- control -----------------------------------------------------------------
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -115,8 +125,113 @@ class Bridge:
         for port in touched:
             port.flush()
 
+    def _drain_direct(self, pipeline: Pipeline, src: RingPort, dst: RingPort) -> int:
+        """Forward up to BATCH_FRAMES frames of a drop-only pipeline; the hot path.
+
+        A frame goes from `src`'s receive ring straight into `dst`'s transmit ring (or
+        to send()) through memoryviews: no bytes object, no header parsing unless a
+        stage matches on headers, one send() per TX_BATCH frames."""
+        words, view = src.status, src.view
+        slot_words, slots, cursor = src.frame_size >> 2, src.frame_nr, src.cursor
+        drops = pipeline.drops if pipeline.runs else None
+        # frames promised to pass every stage: forwarded without asking the pipeline
+        clear = pipeline.clear_run(BATCH_FRAMES) if drops is not None else 0
+        passed = 0
+        tx_ring = dst.tx_ring
+        tx_words, tx_view, send = dst.status, dst.view, dst.sock.send
+        tx_slot_words, tx_base, tx_nr = dst.frame_size >> 2, dst.tx_base >> 2, dst.tx_nr
+        tx_cursor, max_frame = dst.tx_cursor, dst.max_frame
+        count = pending = 0
+        while count < BATCH_FRAMES:
+            word = cursor * slot_words
+            status = words[word]
+            if not status & TP_STATUS_USER:
+                break
+            count += 1
+            snaplen = words[word + 2]
+            start = (word << 2) + (words[word + 3] & 0xFFFF)
+            end = start + snaplen
+            if status & TP_STATUS_VLAN_VALID or snaplen < words[word + 1]:
+                if passed:
+                    pipeline.passed(passed)
+                    passed = 0
+                clear = 0
+                dst.tx_cursor, dst.tx_pending = tx_cursor, dst.tx_pending + pending
+                pending = 0
+                self._forward_odd(pipeline, src, dst, word)
+                tx_cursor = dst.tx_cursor
+                forward = False
+            elif clear:
+                clear -= 1
+                passed += 1
+                forward = True
+            elif drops is None:
+                forward = True
+            else:
+                if passed:
+                    pipeline.passed(passed)
+                    passed = 0
+                forward = not drops(view, start, end,
+                                    words[word + 4] * 1_000_000_000 + words[word + 5])
+                clear = pipeline.clear_run(BATCH_FRAMES)
+            if not forward:
+                pass
+            elif tx_ring:
+                tx_word = tx_base + tx_cursor * tx_slot_words
+                if tx_words[tx_word] != TP_STATUS_AVAILABLE or snaplen > max_frame:
+                    dst.tx_cursor, dst.tx_pending = tx_cursor, dst.tx_pending + pending
+                    pending = 0
+                    dst.send_copy(view[start:end])
+                    tx_cursor = dst.tx_cursor
+                else:
+                    data = (tx_word << 2) + TX_DATA_OFFSET
+                    tx_view[data:data + snaplen] = view[start:end]
+                    tx_words[tx_word + 1] = snaplen
+                    tx_words[tx_word] = TP_STATUS_SEND_REQUEST
+                    tx_cursor += 1
+                    if tx_cursor == tx_nr:
+                        tx_cursor = 0
+                    pending += 1
+                    if pending == TX_BATCH:
+                        dst.tx_cursor, dst.tx_pending = tx_cursor, dst.tx_pending + pending
+                        pending = 0
+                        dst.flush()
+            else:
+                try:
+                    send(view[start:end])
+                    dst.tx_frames += 1
+                except OSError:
+                    dst.tx_errors += 1
+            words[word] = 0  # slot back to the kernel
+            cursor += 1
+            if cursor == slots:
+                cursor = 0
+        if passed:
+            pipeline.passed(passed)
+        src.cursor = cursor
+        src.rx_frames += count
+        dst.tx_cursor, dst.tx_pending = tx_cursor, dst.tx_pending + pending
+        dst.flush()
+        return count
+
+    def _forward_odd(self, pipeline: Pipeline, src: RingPort, dst: RingPort,
+                     word: int) -> None:
+        """A truncated or VLAN-tagged frame, outside the fast loop (rare)."""
+        st, length, snaplen, mac, _net, sec, nsec, tci, tpid = TPACKET2_HDR.unpack_from(
+            src.ring, word << 2)
+        if snaplen < length:
+            src.truncated += 1
+            return
+        start = (word << 2) + mac
+        frame = vlan_reinserted(src.ring[start:start + snaplen], st, tci, tpid)
+        t_ns = sec * 1_000_000_000 + nsec
+        for out, _release in pipeline.process(frame, t_ns):
+            dst.send(out)
+
     def _drain(self, pipeline: Pipeline, src: RingPort, dst: RingPort) -> int:
-        """Forward up to BATCH_FRAMES frames waiting in `src`'s ring; the hot path."""
+        """Forward up to BATCH_FRAMES frames waiting in `src`'s ring (any pipeline)."""
+        if pipeline.drop_only and not self.heap:
+            return self._drain_direct(pipeline, src, dst)
         ring, status, size, slots = src.ring, src.status, src.frame_size, src.frame_nr
         unpack = TPACKET2_HDR.unpack_from
         cursor = src.cursor
@@ -164,7 +279,7 @@ class Bridge:
         a, b = self.ports["to-dut"]
         self.log.event("start", a=a.ifname, b=b.ifname, rules=self.engine.rules.to_json())
         busy_rounds = 0
-        last_busy_ns = 0
+        last_busy_ns = last_yield_ns = 0
         while self.running:
             pipes = self.engine.pipelines
             busy = self._drain(pipes["to-dut"], a, b) + self._drain(pipes["to-bench"], b, a)
@@ -180,7 +295,13 @@ class Bridge:
             if now - last_busy_ns < self.spin_ns or (
                     self.heap and self.heap[0][0] - now < WAKE_EARLY_NS):
                 busy_rounds += 1
-                if busy_rounds % 256 == 0:  # stay controllable under sustained load
+                if self.yield_s and now - last_yield_ns >= YIELD_PERIOD_NS:
+                    wait = self.yield_s
+                    if self.heap:  # never late for a delayed frame
+                        wait = min(wait, max(0.0, (self.heap[0][0] - now) / 1e9))
+                    self._service_control(wait)  # a timer wake-up: no IPI
+                    last_yield_ns = time.time_ns()
+                elif busy_rounds % 256 == 0:  # stay controllable under sustained load
                     self.log.flush()
                     self._service_control(0.0)
                 continue
@@ -233,10 +354,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", help="rule file (YAML or JSON)")
     parser.add_argument("--mtu", type=int, default=1500)
     parser.add_argument("--ring-frames", type=int, default=4096)
-    parser.add_argument("--tx", choices=("ring", "send"), default="send",
+    parser.add_argument("--tx", choices=("ring", "send"), default="ring",
                         help="transmit through a TX ring (batched) or one send() per frame")
     parser.add_argument("--realtime", type=int, default=0, metavar="PRIO",
                         help="SCHED_FIFO priority (1-99) so other tasks cannot delay frames")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="nice value (-20 .. 19): a polling bridge at -20 keeps its core "
+                             "against normal tasks without real-time throttling")
+    parser.add_argument("--yield-us", type=int, default=None,
+                        help="while polling, wait this long for a frame once a ms so other "
+                             "tasks keep the core (default: 100 with --realtime, else 0)")
+    parser.add_argument("--deadline", metavar="RUNTIME_US:PERIOD_US",
+                        help="SCHED_DEADLINE reservation, e.g. 950:1000 (do not pin the "
+                             "bridge to a CPU: the kernel refuses it for pinned tasks)")
     parser.add_argument("--spin-us", type=int, default=2000,
                         help="poll without sleeping this long after traffic (latency)")
     args = parser.parse_args(argv)
@@ -253,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         port_a = RingPort(args.a, args.mtu, args.ring_frames, tx_ring=args.tx == "ring")
         port_b = RingPort(args.b, args.mtu, args.ring_frames, tx_ring=args.tx == "ring")
-        bridge = Bridge(port_a, port_b, rules, log, args.control, args.spin_us)
+        bridge = Bridge(port_a, port_b, rules, log, args.control, args.spin_us,
+                        args.yield_us if args.yield_us is not None else
+                        (100 if args.realtime else 0))
     except OSError as exc:
         print(f"impair bridge: cannot open {args.a}/{args.b}: {exc}", file=sys.stderr)
         return 1
@@ -263,8 +395,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    if args.realtime:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.realtime))
+    try:
+        if args.nice:
+            os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+        if args.realtime:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.realtime))
+        if args.deadline:
+            sched.set_deadline(*sched.parse_reservation(args.deadline))
+    except (OSError, ValueError) as exc:
+        print(f"impair bridge: {exc}", file=sys.stderr)
+        bridge.close()
+        return 2
     gc.freeze()  # the hot path allocates no cycles; keep the collector off startup objects
     try:
         bridge.run()

@@ -79,14 +79,50 @@ def packet_bits(letters: str) -> list[int]:
 
 
 class Selector:
-    """Decides which matched packets a stage acts on (all, random, Gilbert-Elliott)."""
+    """Decides which matched packets a stage acts on (all, random, Gilbert-Elliott).
+
+    `chosen()` is asked once per matched packet. `clear_run()` draws decisions ahead
+    from the same random stream, in the same order, so a fast path can let a run of
+    unchosen packets through without asking; the choices are exactly the same."""
 
     def __init__(self, spec: SelectAll | SelectRandom | SelectGilbert, rng: random.Random):
         self.spec = spec
         self.rng = rng
         self.bad = False  # Gilbert-Elliott state
+        self._ahead: list[bool] = []  # decisions drawn in advance, next at _pos
+        self._pos = 0
+        if spec.kind == "random":
+            rnd, probability = rng.random, spec.probability
+            self._step = lambda: rnd() < probability
+        else:
+            self._step = self._draw
 
     def chosen(self) -> bool:
+        if self._pos < len(self._ahead):
+            self._pos += 1
+            return self._ahead[self._pos - 1]
+        return self._step()
+
+    def clear_run(self, horizon: int) -> int:
+        """How many of the next matched packets are certainly not chosen (<= horizon)."""
+        if self.spec.kind == "all":
+            return 0
+        while True:
+            try:
+                return min(self._ahead.index(True, self._pos) - self._pos, horizon)
+            except ValueError:
+                pending = len(self._ahead) - self._pos
+                if pending >= horizon:
+                    return horizon
+                step = self._step
+                self._ahead = self._ahead[self._pos:] + [step() for _ in range(horizon)]
+                self._pos = 0
+
+    def skip(self, count: int) -> None:
+        """`count` matched packets passed unchosen, as `clear_run()` promised."""
+        self._pos += count
+
+    def _draw(self) -> bool:
         spec = self.spec
         if spec.kind == "all":
             return True
@@ -132,6 +168,11 @@ class Pipeline:
         self._parse = any(stage.match.needs_headers() or stage.action.kind == "corrupt"
                           for stage in stages)
         self.holds = [run for run in self.runs if run.action.holds]
+        # Only drop stages: a frame is either forwarded unchanged or not at all, so an
+        # I/O loop can ask `drops()` and forward straight from its receive buffer.
+        self.drop_only = all(run.stage.action.kind == "drop" for run in self.runs)
+        # ...and no stage looks at headers: runs of frames can pass without a look
+        self.plain = self.drop_only and all(run.match is None for run in self.runs)
 
     @classmethod
     def from_rules(cls, rules: RuleSet, direction: Direction,
@@ -150,6 +191,61 @@ class Pipeline:
             if not batch:
                 return []
         return [(pkt.frame, pkt.release_ns) for pkt in batch]
+
+    def drops(self, view: Any, start: int, end: int, t_ns: int) -> bool:
+        """`process()` for a `drop_only` pipeline, without copying the frame: True when
+        the frame `view[start:end]` is dropped. Same counters, log and random draws."""
+        self.frames += 1
+        headers = None
+        for run in self.runs:
+            counters = run.counters
+            counters["seen"] += 1
+            if run.match is not None:
+                if headers is None:
+                    headers = packet.parse(view[start:end])
+                if not run.match(headers):
+                    continue
+            counters["matched"] += 1
+            if run.nth is not None and counters["matched"] != run.nth:
+                continue
+            if not (run.always or run.selector.chosen()):
+                continue
+            counters["dropped"] = counters.get("dropped", 0) + 1
+            if self.sink is not None and run.log_drops:
+                if headers is None:
+                    headers = packet.parse(view[start:end])
+                self._log(run, Packet(b"", t_ns, t_ns, self.frames, headers), "dropped", None)
+            return True
+        return False
+
+    def clear_run(self, horizon: int) -> int:
+        """How many of the next frames certainly pass every stage untouched (a `plain`
+        pipeline only; else 0). The caller forwards them and reports `passed(n)`."""
+        if not self.plain:
+            return 0
+        count = horizon
+        for run in self.runs:
+            matched = run.counters["matched"]
+            if run.nth is not None:
+                if matched < run.nth:  # the selector is asked only at the nth packet
+                    count = min(count, run.nth - matched - 1)
+            elif run.always:
+                return 0
+            else:
+                count = run.selector.clear_run(count)
+            if count == 0:
+                return 0
+        return count
+
+    def passed(self, count: int) -> None:
+        """Account for `count` frames forwarded under a `clear_run()` promise."""
+        self.frames += count
+        for run in self.runs:
+            counters = run.counters
+            counters["seen"] += count
+            counters["matched"] += count
+            if run.nth is None:
+                run.selector.skip(count)
 
     def _run_stage(self, run: StageRun, batch: list[Packet]) -> list[Packet]:
         out: list[Packet] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 import mmap
 import socket
 import struct
-import time
 
 SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
@@ -20,6 +19,7 @@ PACKET_RX_RING = 5
 PACKET_TX_RING = 13
 PACKET_STATISTICS = 6
 PACKET_VERSION = 10
+PACKET_QDISC_BYPASS = 20
 PACKET_IGNORE_OUTGOING = 23
 TPACKET_V2 = 1
 SO_RCVBUFFORCE = 33
@@ -64,6 +64,8 @@ class RingPort:
         sock = self.sock
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V2)
         sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+        # The bridge is the link's only queue: frames go straight to the driver.
+        sock.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf_bytes)
         except PermissionError:
@@ -79,7 +81,9 @@ class RingPort:
         # One mapping: the RX ring first, then the TX ring.
         self.ring = mmap.mmap(sock.fileno(), block_size * (blocks + tx_blocks),
                               mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.status = memoryview(self.ring).cast("I")  # status word of slot i: [i*fs//4]
+        self.view = memoryview(self.ring)  # frame bytes, sliced without copying
+        self.status = self.view.cast("I")  # status word of slot i: [i*fs//4]
+        self.tx_ring = tx_ring
         self.tx_base = block_size * blocks
         self.tx_cursor = 0
         self.tx_pending = 0
@@ -87,6 +91,13 @@ class RingPort:
         if not tx_ring:
             self.send = self._send_direct  # type: ignore[method-assign]
         sock.bind((ifname, ETH_P_ALL))
+        # A TX ring slot stays taken until the kernel frees the skb built on it, and a
+        # receiver that queues frames (a TCP receive buffer behind a veth) can hold
+        # thousands: then a frame is copied out through this plain socket instead.
+        self.plain = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        self.plain.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+        self.plain.bind((ifname, 0))
+        self.tx_copied = 0
         ifindex = socket.if_nametoindex(ifname)
         sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP,
                         struct.pack("iHH8s", ifindex, PACKET_MR_PROMISC, 0, b""))
@@ -104,18 +115,14 @@ class RingPort:
         """Queue `frame` in the TX ring; it leaves at the next `flush()`."""
         offset = self.tx_base + self.tx_cursor * self.frame_size
         word = offset >> 2
-        status = self.status
-        if status[word] != TP_STATUS_AVAILABLE and not self._wait_slot(word):
-            self.tx_errors += 1
-            return
         length = len(frame)
-        if length > self.max_frame:
-            self.tx_errors += 1
+        if self.status[word] != TP_STATUS_AVAILABLE or length > self.max_frame:
+            self.send_copy(frame)
             return
         data = offset + TX_DATA_OFFSET
         self.ring[data:data + length] = frame
-        status[word + 1] = length  # tp_len
-        status[word] = TP_STATUS_SEND_REQUEST
+        self.status[word + 1] = length  # tp_len
+        self.status[word] = TP_STATUS_SEND_REQUEST
         self.tx_cursor = self.tx_cursor + 1 if self.tx_cursor + 1 < self.tx_nr else 0
         self.tx_pending += 1
         if self.tx_pending >= 32:  # bound the latency a batch adds
@@ -142,15 +149,16 @@ class RingPort:
         self.tx_frames += self.tx_pending
         self.tx_pending = 0
 
-    def _wait_slot(self, word: int, spins: int = 2000) -> bool:
-        """The ring is full: push it out and wait briefly for the kernel to free a slot."""
+    def send_copy(self, frame: bytes | memoryview) -> None:
+        """Send one frame outside the ring (its next slot is still taken), in order:
+        the frames already written to the ring leave first."""
         self.flush()
-        status = self.status
-        for _ in range(spins):
-            if status[word] == TP_STATUS_AVAILABLE:
-                return True
-            time.sleep(0)
-        return False
+        try:
+            self.plain.send(frame)
+            self.tx_frames += 1
+            self.tx_copied += 1
+        except OSError:
+            self.tx_errors += 1
 
     def kernel_drops(self) -> int:
         """Frames the kernel dropped because the ring was full (cumulative)."""
@@ -161,13 +169,16 @@ class RingPort:
 
     def counters(self) -> dict[str, int]:
         return {"rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
-                "tx_errors": self.tx_errors, "truncated": self.truncated,
+                "tx_errors": self.tx_errors, "tx_copied": self.tx_copied,
+                "truncated": self.truncated,
                 "ring_drops": self.kernel_drops()}
 
     def close(self) -> None:
         self.status.release()
+        self.view.release()
         self.ring.close()
         self.sock.close()
+        self.plain.close()
 
 
 def vlan_reinserted(frame: bytes, status: int, tci: int, tpid: int) -> bytes:

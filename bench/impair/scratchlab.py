@@ -49,6 +49,12 @@ class ScratchLab:
         return (self.ns_a, self.ns_br, self.ns_b)
 
 
+def named(prefix: str) -> ScratchLab:
+    """The same lab under other namespace names (the benchmark's own, so it never
+    collides with a lab test building the default one)."""
+    return ScratchLab(ns_a=f"{prefix}a", ns_br=f"{prefix}br", ns_b=f"{prefix}b")
+
+
 def _ipv6_off(ns: str) -> None:
     def write() -> None:
         for path in ("/proc/sys/net/ipv6/conf/all/disable_ipv6",

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from bench.model.config import ConnOptions
 from bench.model.connection import Connection
@@ -77,6 +78,16 @@ def ip_str(raw: bytes) -> str:
     return str(ipaddress.IPv4Address(raw))
 
 
+class PeerImpairmentHook(Protocol):
+    """What the peer asks of an impairment engine in its I/O (bench.impair.peer_io)."""
+
+    def outgoing(self, seg: Segment, frame: bytes,
+                 wire_out: Callable[[Segment, bytes], Segment]) -> None: ...
+
+    def arrivals(self, batch: list[RxFrame],
+                 deliver: Callable[[list[RxFrame]], None]) -> list[RxFrame]: ...
+
+
 class Peer:
     """The model as a network endpoint owning `ip` / `mac` on `ifname` in `ns`.
 
@@ -120,6 +131,9 @@ class Peer:
         self.blackhole_enabled = False
         # frames that carry no TCP (UDP, ICMP) go to these, in the I/O thread
         self.frame_taps: list[Callable[[RxFrame], None]] = []
+        # The impairment engine in the peer's own I/O, for a lab with one NIC and no
+        # bridge (bench.impair.peer_io.PeerImpairment.install); None: no impairment.
+        self.impair: PeerImpairmentHook | None = None
         self._log: list[Segment] = []
         self._log_base = 0
         self._log_limit = log_limit
@@ -194,6 +208,13 @@ class Peer:
         if seg.flags & RST:
             self.stats.resets_sent += 1
         frame = build_frame(seg, self.link.mac, mac, bad_checksum, data_offset_words)
+        if self.impair is not None:  # its stages send the frame now, later or never
+            self.impair.outgoing(seg, frame, self.wire_out)
+            return seg
+        return self.wire_out(seg, frame)
+
+    def wire_out(self, seg: Segment, frame: bytes) -> Segment:
+        """Put a built frame on the wire; its segment gets the kernel TX stamp and log."""
         tx = self.link.send(frame)
         seg.ts_ns = tx.ts_ns
         seg.frame_no = tx.frame_no
@@ -352,6 +373,11 @@ class Peer:
 
     # ------------------------------------------------------------ input
     def _on_frames(self, batch: list[RxFrame]) -> None:
+        if self.impair is not None:  # held frames come back later through the callback
+            batch = self.impair.arrivals(batch, self._process_frames)
+        self._process_frames(batch)
+
+    def _process_frames(self, batch: list[RxFrame]) -> None:
         touched: dict[int, Tcb] = {}
         conns = self._conns
         for frame in batch:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import time
 
 import pytest
 
 from bench.impair import cli, loadgen, netem, packet, units
+from bench.impair.eventlog import read_log
 from bench.impair.pipeline import Pipeline
 from bench.impair.rules import RuleSet, first_error, load_rules
 
@@ -170,6 +172,50 @@ def test_rate_serialises_and_tail_drops():
     assert gaps == {1_000_000}  # 1514 bytes at 12.112 Mbit/s = 1 ms each
 
 
+FAST_PATH_CASES = [
+    [{"select": {"kind": "random", "probability": "3%"}, "action": {"kind": "drop"}}],
+    [{"select": {"kind": "gilbert", "p": 0.02, "r": 0.3}, "action": {"kind": "drop"}},
+     {"match": {"nth": 40}, "action": {"kind": "drop"}}],
+    [{"match": {"nth": 7}, "select": {"kind": "random", "probability": "50%"},
+      "action": {"kind": "drop"}},
+     {"match": {"proto": "udp", "dst_port": 9}, "select": {"kind": "random",
+                                                          "probability": "1%"},
+      "action": {"kind": "drop"}}],
+]
+
+
+@pytest.mark.parametrize("stages", FAST_PATH_CASES)
+def test_fast_path_drops_exactly_what_process_drops(stages):
+    """The bridge's hot path (clear_run/passed + drops on the ring buffer) makes the
+    same choices, counters and log as process(): a seed reproduces either way."""
+    frames = [udp(i) for i in range(3000)]
+    slow_log: list = []
+    slow = seqs(run(stages, frames, seed=5, log=slow_log))
+    rules = load_rules({"seed": 5, "to-dut": stages})
+    fast_log: list = []
+    pipe = Pipeline.from_rules(rules, "to-dut", fast_log.append)
+    assert pipe.drop_only
+    kept, i, clear = [], 0, 0
+    while i < len(frames):
+        clear = pipe.clear_run(64)
+        take = min(clear, len(frames) - i)
+        if take:
+            kept += range(i, i + take)
+            pipe.passed(take)
+            i += take
+            continue
+        buffer = b"xx" + frames[i]  # a frame inside a larger buffer, as in the ring
+        if not pipe.drops(memoryview(buffer), 2, len(buffer), i * 1000):
+            kept.append(i)
+        i += 1
+    assert kept == slow and len(kept) < len(frames)
+    assert fast_log == slow_log
+    slow_pipe = Pipeline.from_rules(rules, "to-dut")
+    for n, frame in enumerate(frames):
+        slow_pipe.process(frame, n * 1000)
+    assert pipe.counters() == slow_pipe.counters()
+
+
 def test_counters_say_what_each_stage_did():
     rules = load_rules({"to-dut": [{"match": {"proto": "tcp"}, "action": {"kind": "drop"}},
                                    {"action": {"kind": "duplicate"}}]})
@@ -250,3 +296,84 @@ def test_cli_unreachable_bridge_exits_1(capsys):
 
 def test_empty_rules_are_valid():
     assert load_rules(None) == RuleSet()
+
+
+# -- the pipeline inside the reference peer's own I/O ------------------------------------
+
+class _FakeLoop:
+    def __init__(self) -> None:
+        self.timers: list[tuple[float, object]] = []
+
+    def call_later(self, delay_s: float, fn) -> None:
+        self.timers.append((delay_s, fn))
+
+    def fire_all(self) -> None:
+        timers, self.timers = self.timers, []
+        for _, fn in sorted(timers, key=lambda t: t[0]):
+            fn()
+
+
+class _FakePeer:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.RLock()
+        self.loop = _FakeLoop()
+        self.impair = None
+
+
+def tcp_frame(seq: int, payload: bytes = b"x" * 100) -> bytes:
+    from bench.model.segment import ACK, Segment, build_frame
+
+    seg = Segment(bytes([192, 0, 2, 2]), bytes([192, 0, 2, 10]), 40000, 5000, seq, 1, ACK,
+                  65535, b"", payload)
+    return build_frame(seg, b"\x02\0\0\0\x01\x02", b"\x02\0\0\0\x00\x0a")
+
+
+def test_peer_io_applies_the_same_rule_objects_as_the_bridge(tmp_path):
+    """Outgoing: the 3rd data segment is dropped and 50 % random loss follows the same
+    seed as a bridge pipeline; incoming: a 10 ms delay holds frames on the peer's loop."""
+    from bench.impair.peer_io import PeerImpairment
+    from bench.model.segment import parse_frame
+    from bench.wire import RxFrame
+
+    rules = load_rules({"seed": 9,
+                        "to-dut": [{"match": {"proto": "tcp", "nth": 3},
+                                    "action": {"kind": "drop"}},
+                                   {"select": {"kind": "random", "probability": "50%"},
+                                    "action": {"kind": "drop"}}],
+                        "to-bench": [{"action": {"kind": "delay", "delay_ms": "10ms"}}]})
+    peer = _FakePeer()
+    impair = PeerImpairment(peer, rules, tmp_path / "peer-impair.jsonl").install()
+    assert peer.impair is impair
+    frames = [tcp_frame(1000 + 100 * i) for i in range(40)]
+    sent: list[int] = []
+    for frame in frames:
+        seg = parse_frame(frame, 0, 0)
+        impair.outgoing(seg, frame, lambda s, f: sent.append(s.seq) or s)
+    bridge = Pipeline.from_rules(rules, "to-dut")
+    expected = [1000 + 100 * i for i, f in enumerate(frames) if bridge.process(f, 0)]
+    assert sent == expected and 1200 not in sent and 5 < len(sent) < 35
+
+    delivered: list[list] = []
+    now = impair.arrivals([RxFrame(frames[0], time.time_ns(), 1)], delivered.append)
+    assert now == [] and len(peer.loop.timers) == 1
+    assert 0.005 < peer.loop.timers[0][0] <= 0.0101
+    peer.loop.fire_all()
+    assert [batch[0].frame_no for batch in delivered] == [1]
+
+    counters = impair.remove()
+    assert peer.impair is None
+    assert counters["to-dut"]["stages"][0]["dropped"] == 1
+    records = [r for r in read_log(tmp_path / "peer-impair.jsonl") if "action" in r]
+    assert [r["seq"] for r in records if r["rule"] == "0:drop"] == [1200]
+    assert sum(r["action"] == "delayed" for r in records) == 1
+
+
+def test_deadline_reservation_parses_and_refuses_nonsense():
+    from bench.impair import sched
+
+    assert sched.parse_reservation("950:1000") == (950_000, 1_000_000)
+    for bad in ("1000:950", "0:1000", "950", "a:b"):
+        with pytest.raises(ValueError, match="reservation"):
+            sched.parse_reservation(bad)
