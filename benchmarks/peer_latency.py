@@ -48,7 +48,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(int(q / 100 * len(ordered)), len(ordered) - 1)]
 
 
-_WRITER = """import socket, sys, time
+_WRITER = """import os, socket, sys, time
+if sys.argv[4] != "-":
+    os.sched_setaffinity(0, {int(sys.argv[4])})
 s = socket.socket(fileno=int(sys.argv[1]))
 for _ in range(int(sys.argv[2])):
     s.send(b"x")
@@ -58,9 +60,10 @@ s.detach()
 
 
 def dut_sender(sock: socket.socket, count: int, gap_s: float,
-               in_process: bool = False) -> threading.Thread:
+               in_process: bool = False, cpu: int | None = None) -> threading.Thread:
     """The DUT writes `count` one-byte messages, `gap_s` apart: from a child process
-    that inherits the socket, or from a thread of this process."""
+    that inherits the socket (pinned to `cpu`, as a DUT would be another machine), or
+    from a thread of this process."""
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def run() -> None:
@@ -70,7 +73,8 @@ def dut_sender(sock: socket.socket, count: int, gap_s: float,
                 time.sleep(gap_s)
             return
         fd = sock.fileno()
-        subprocess.run([sys.executable, "-c", _WRITER, str(fd), str(count), str(gap_s)],
+        subprocess.run([sys.executable, "-c", _WRITER, str(fd), str(count), str(gap_s),
+                        "-" if cpu is None else str(cpu)],
                        pass_fds=[fd], check=True)
 
     thread = threading.Thread(target=run)
@@ -132,7 +136,7 @@ def scapy_responder(ns: str, ifname: str, port: int, stop: threading.Event,
 
 
 def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
-            dut_in_process: bool = False) -> dict[str, list[float]]:
+            dut_in_process: bool = False, dut_cpu: int | None = None) -> dict[str, list[float]]:
     tag = secrets.token_hex(2)
     peer_ns, dut_ns = f"hbt-model-bench-p{tag}", f"hbt-model-bench-d{tag}"
     results: dict[str, list[float]] = {}
@@ -157,7 +161,7 @@ def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
             conn = peer.connect(DUT_IP, 6000, ConnOptions(delayed_ack_s=0))
             dut, _ = srv.accept()
             mark = peer.mark()
-            dut_sender(dut, count, gap_s, dut_in_process).join()
+            dut_sender(dut, count, gap_s, dut_in_process, dut_cpu).join()
             time.sleep(0.05)
             log = peer.segments(mark)
             own = [(s.ts_ns, s.direction == "out", s) for s in log]
@@ -180,7 +184,7 @@ def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
             scapy_responder(peer_ns, "peer0", 6001, stop, ready)
             ready.wait(10)
             bench_cap.read()
-            dut_sender(dut2, max(count // 2, 200), gap_s * 3, dut_in_process).join()
+            dut_sender(dut2, max(count // 2, 200), gap_s * 3, dut_in_process, dut_cpu).join()
             time.sleep(0.2)
             stop.set()
             frames = [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
@@ -245,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="pin the peer's I/O thread to this CPU (repeatable)")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() before measuring (no old-generation scans)")
+    parser.add_argument("--dut-cpu", type=int,
+                        help="pin the DUT's writer process to this CPU")
     parser.add_argument("--dut-in-process", action="store_true",
                         help="the DUT's writer is a thread of this process, not a child")
     args = parser.parse_args(argv)
@@ -255,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
     print(f"tuning: {tuning}, gc_freeze={args.gc_freeze}, "
           f"dut_in_process={args.dut_in_process}, load average {os.getloadavg()[0]:.2f}")
-    results = measure(args.count, args.gap_ms / 1000, tuning, args.dut_in_process)
+    results = measure(args.count, args.gap_ms / 1000, tuning, args.dut_in_process,
+                      args.dut_cpu)
     print(f"{'figure':34} {'n':>6} {'p50 us':>9} {'p90 us':>9} {'p99 us':>9} {'max us':>9}")
     for name, values in results.items():
         if values:
