@@ -4,7 +4,9 @@ Brings the lab up, exercises every simulated DUT over its console and its link (
 transfer each way with the pattern verified), writes a summary into a run folder, and
 removes the lab again whatever happened. Then every Robot suite on the Linux host and the
 lwIP ci-fast board, each run with its HTML report; the same suites on the stock and the
-tuned lwIP firmware, and the regression report between those two builds.
+tuned lwIP firmware, and the regression report between those two builds. It ends by
+opening every report it wrote in headless Chromium: a blank page or a broken local link
+fails the demo.
 """
 
 from __future__ import annotations
@@ -114,6 +116,21 @@ def compare_variants(stock: Path, tuned: Path) -> tuple[int, Path]:
     return comparison.exit_code("regression"), html_path
 
 
+def check_reports(pages: list[Path], out: Path) -> list[str]:
+    """Open each page in headless Chromium; what is wrong with them (none: empty)."""
+    from bench.report.browser import check_page, find_browser
+
+    browser = find_browser()
+    if browser is None:
+        return ["no headless browser (scripts/install-deps.sh installs chromium)"]
+    problems: list[str] = []
+    for page in pages:
+        _, wrong = check_page(browser, page, out)
+        print(f"  {page}: {'; '.join(wrong) if wrong else 'renders, every local link resolves'}")
+        problems += wrong
+    return problems
+
+
 def main() -> int:
     if os.geteuid() != 0:
         print("demo: the emulated lab needs root (CAP_NET_ADMIN); run 'sudo make demo'",
@@ -155,12 +172,20 @@ def main() -> int:
             stock = pool.submit(run_suites, inv, run_dir, "stock", ["lwip-m3-stock"])
             tuned = pool.submit(run_suites, inv, run_dir, "tuned", ["lwip-m3-tuned"])
             (stock_rc, stock_dir), (tuned_rc, tuned_dir) = stock.result(), tuned.result()
+        failed |= stock_rc != 0 or tuned_rc != 0
+        # the comparison's exit code is a finding about the builds, not a demo failure
         compare_rc, compare_html = compare_variants(stock_dir, tuned_dir)
         summary["variants"] = {"stock": str(stock_dir), "tuned": str(tuned_dir),
                                "robot_rc": [stock_rc, tuned_rc],
                                "comparison": str(compare_html), "compare_rc": compare_rc}
-        print(f"  stock {stock_dir}/report-hilbench.html, tuned {tuned_dir}/"
-              f"report-hilbench.html; comparison {compare_html}")
+        print(f"  Robot exit codes {stock_rc} and {tuned_rc}; stock {stock_dir}/"
+              f"report-hilbench.html, tuned {tuned_dir}/report-hilbench.html; "
+              f"comparison {compare_html}")
+        print("demo: the reports in headless Chromium")
+        pages = [folder / "report-hilbench.html" for folder in (suites_dir, stock_dir, tuned_dir)]
+        problems = check_reports([*pages, compare_html], run_dir / "browser")
+        summary["report_problems"] = problems
+        failed |= bool(problems)
     except Exception as exc:  # the demo must always tear down and say why it stopped
         failed = True
         print(f"demo: failed: {exc}", file=sys.stderr)

@@ -8,7 +8,6 @@ lab, so it fails instead.
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -49,15 +48,13 @@ def _lab_gate(request: pytest.FixtureRequest) -> None:
         require_lab()
 
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome")
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """The headless browser the report checks use (installed by scripts/install-deps.sh)."""
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
+    from bench.report.browser import find_browser
+
+    path = find_browser()
+    if path:
+        return path
     skip_or_fail("Chromium is not installed (scripts/install-deps.sh installs it)")
     return ""

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.report.browser import broken_links
 from bench.report.compare import Change, MappingError, compare_runs, parse_map
 from bench.report.compare_render import markdown, write_comparison
 from bench.report.schema import load_results
 from tests.unit.report_runs import STOCK, TUNED, Variant, write_run
-from tests.unit.test_report import broken_links
 
 
 def comparison(root: Path, base: str, cand: str, mapping: list[str] | None = None):  # noqa: ANN201
@@ -67,7 +67,7 @@ def test_markdown_shows_both_sides_evidence(runs: Path) -> None:
     assert md.count("### ") == 2  # regressions (goodput) and documented differences
     html_path, md_path = write_comparison(c, runs / "out")
     assert md_path.read_text() == md
-    assert broken_links(html_path) == []
+    assert broken_links(html_path.read_text(encoding="utf-8"), html_path) == []
     assert "peer.pcapng" in html_path.read_text()
 
 

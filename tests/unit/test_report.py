@@ -6,50 +6,16 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 
+from bench.report.browser import broken_links
 from bench.report.history import Spec, history, pick
 from bench.report.html import REPORT_FILE, write_report
 from bench.report.schema import ResultsError, load_results
 from bench.report.store import RunStore
 from tests.unit.report_runs import STOCK, TUNED, write_run
-
-
-class Links(HTMLParser):
-    """Every href/src and id of a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[str] = []
-        self.ids: set[str] = set()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        for key, value in attrs:
-            if key in ("href", "src") and value:
-                self.urls.append(value)
-            if key == "id" and value:
-                self.ids.add(value)
-
-
-def broken_links(page: Path) -> list[str]:
-    """Local links of a page that lead nowhere (files that do not exist, unknown anchors)."""
-    parser = Links()
-    parser.feed(page.read_text(encoding="utf-8"))
-    broken = []
-    for url in parser.urls:
-        if url.startswith(("data:", "http://", "https://")):
-            continue
-        if url.startswith("#"):
-            if url[1:] not in parser.ids:
-                broken.append(url)
-            continue
-        if not (page.parent / unquote(url.split("#")[0])).is_file():
-            broken.append(url)
-    return broken
 
 
 @pytest.fixture
@@ -163,7 +129,7 @@ def test_report_has_every_section_and_no_broken_link(store: Path) -> None:
     assert 'href="consoles/console-lwip-m3-stock.log"' in html
     assert 'href="log.html"' in html and 'href="xunit.xml"' in html
     assert "<polyline" in html and "mean 109.4 mA" in html
-    assert broken_links(page) == []
+    assert broken_links(page.read_text(encoding="utf-8"), page) == []
 
 
 def test_report_never_links_a_missing_file(store: Path, tmp_path: Path) -> None:
@@ -176,7 +142,8 @@ def test_report_never_links_a_missing_file(store: Path, tmp_path: Path) -> None:
     assert "log.html" not in html
     assert 'title="not in the run folder">pcaps/lwip-m3-tuned/Handshake/TIME-WAIT/peer.pcapng' \
         in html
-    assert broken_links(page) == []  # links from another folder still resolve
+    # links from another folder still resolve
+    assert broken_links(page.read_text(encoding="utf-8"), page) == []
 
 
 def test_report_of_a_run_without_measurements(tmp_path: Path) -> None:
