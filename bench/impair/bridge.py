@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", help="rule file (YAML or JSON)")
     parser.add_argument("--mtu", type=int, default=1500)
     parser.add_argument("--ring-frames", type=int, default=4096)
-    parser.add_argument("--tx", choices=("ring", "send"), default="ring",
+    parser.add_argument("--tx", choices=("ring", "send"), default="send",
                         help="transmit through a TX ring (batched) or one send() per frame")
     parser.add_argument("--realtime", type=int, default=0, metavar="PRIO",
                         help="SCHED_FIFO priority (1-99) so other tasks cannot delay frames")
