@@ -18,9 +18,8 @@ from typing import Any
 
 from bench.impair import control
 from bench.impair.eventlog import read_log
-from bench.lock import ResourceLock
 from bench.measure.handshake import dut_settings, pcap_path
-from bench.measure.loss_sweep import closing_lock, default_control
+from bench.measure.loss_sweep import bridge_taken
 from bench.measure.result import Evidence, Measurement, Tolerance
 from bench.model import ConnOptions, Peer, TcpError
 from bench.model.oracle import ConnectionTrace, analyse
@@ -87,13 +86,11 @@ def measure_burst_loss(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     bridge dropped was resent; related: burst_recovery_ms (first drop to the peer's
     ACK covering the burst), burst_resends (retransmissions in the transfer).
     Plot `burst-loss-time-sequence` with the drops from the impairment log."""
-    sock = Path(impair_control) if impair_control else default_control(peer)
-    log = Path(impair_log) if impair_log else impair_log_for(sock)
-    bridge = ResourceLock(f"impair-{sock.name}", label=f"the impairment bridge {sock}")
-    bridge.acquire_within(timeout_s * 4)
     lines: list[str] = []
     delivered = False
-    with dut_settings(dut, settings) as applied, closing_lock(bridge):
+    with bridge_taken(peer, impair_control, timeout_s * 4) as sock, \
+            dut_settings(dut, settings) as applied:
+        log = Path(impair_log) if impair_log else impair_log_for(sock)
         lid = dut.listen(port, mode="discard")
         try:
             conn = peer.connect(dut_ip, port, options=PEER)

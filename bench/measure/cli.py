@@ -8,9 +8,13 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.measure.registry import MEASUREMENTS
+
+if TYPE_CHECKING:
+    from bench.inventory import Inventory
+    from bench.profiles.models import Profile
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -43,6 +47,16 @@ def options_from(pairs: list[tuple[str, Any]], base: dict[str, Any] | None = Non
     return options
 
 
+def run_options(inv: Inventory, profile: Profile, name: str,
+                pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """What a measurement runs with: what the lab gives it (the bridge's socket), the
+    profile's options for it, then `pairs` (command line, Robot keyword) on top."""
+    from bench.measure.peer_session import lab_options
+
+    base = {**lab_options(inv, MEASUREMENTS[name]), **profile.options_for(name)}
+    return options_from(pairs, base=base)
+
+
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
@@ -55,7 +69,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
 
     from bench.cli import duts_named, inventory_from
     from bench.lab.access import DutSession
-    from bench.measure.peer_session import dut_ip, lab_options, open_peer
+    from bench.measure.peer_session import dut_ip, open_peer
     from bench.profiles import load_profile
     from bench.verdict import judge_as_measured
 
@@ -66,8 +80,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     profile = load_profile(entry.profile)
     # the profile's options for this stack (as the Robot suites use), the command line's on top
-    base = {**lab_options(inv, MEASUREMENTS[args.name]), **profile.options_for(args.name)}
-    options = options_from(args.option or [], base=base)
+    options = run_options(inv, profile, args.name, args.option or [])
     with DutSession(inv, args.dut, out) as dut, open_peer(inv, out, dut=args.dut) as peer:
         m = MEASUREMENTS[args.name](dut, peer, dut_ip(inv, args.dut), out, **options)
         consts = dut.consts()

@@ -46,11 +46,17 @@ def impairment_rules(loss: float, rtt_ms: float, seed: int,
 
 
 @contextmanager
-def closing_lock(lock: ResourceLock) -> Iterator[None]:
+def bridge_taken(peer: Peer, impair_control: str | None, wait_s: float) -> Iterator[Path]:
+    """The bridge's control socket, held for this measurement alone: DUTs measured in
+    parallel share one bridge and one rule set, so they take it in turns (a waiting
+    flock, released when the measurement ends)."""
+    sock = Path(impair_control) if impair_control else default_control(peer)
+    bridge = ResourceLock(f"impair-{sock.name}", label=f"the impairment bridge {sock}")
+    bridge.acquire_within(wait_s)
     try:
-        yield
+        yield sock
     finally:
-        lock.release()
+        bridge.release()
 
 
 def default_control(peer: Peer) -> Path:
@@ -93,15 +99,12 @@ def measure_loss_sweep(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     """value = median goodput (Mbit/s) per loss probability in `losses` (fractions);
     related: goodput_mathis_ratio (median / bound per p > 0). `impair_control` is the
     bridge's control socket (default: the default lab's for the peer's prefix)."""
-    sock = Path(impair_control) if impair_control else default_control(peer)
     points: list[dict[str, Any]] = []
     frames: list[int] = []
     lines: list[str] = []
     mss = 0
-    # one rule set per bridge: DUTs measured in parallel take the bridge in turns
-    bridge = ResourceLock(f"impair-{sock.name}", label=f"the impairment bridge {sock}")
-    bridge.acquire_within(timeout_s * len(losses) * reps)
-    with dut_settings(dut, settings) as applied, closing_lock(bridge):
+    with bridge_taken(peer, impair_control, timeout_s * len(losses) * reps) as sock, \
+            dut_settings(dut, settings) as applied:
         lid = dut.listen(port, mode="discard")
         try:
             for i, loss in enumerate(losses):

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.inventory import Inventory
-from bench.measure.cli import options_from
-from bench.measure.peer_session import dut_ip, lab_options, open_peer
+from bench.measure.cli import run_options
+from bench.measure.peer_session import dut_ip, open_peer
 from bench.measure.registry import MEASUREMENTS
 from bench.measure.result import Measurement
 from bench.model import Peer
@@ -67,8 +67,7 @@ def run_measurement(inv: Inventory, dut_name: str, dut: Dut, profile: Profile, n
     if name not in MEASUREMENTS:
         known = ", ".join(sorted(MEASUREMENTS))
         raise AssertionError(f"no measurement named {name!r} (known: {known})")
-    base = {**lab_options(inv, MEASUREMENTS[name]), **profile.options_for(name)}
-    merged = options_from(list(options.items()), base=base)
+    merged = run_options(inv, profile, name, list(options.items()))
     evidence_dir.mkdir(parents=True, exist_ok=True)
     with open_peer(inv, evidence_dir, dut=dut_name) as peer:
         if on_peer is not None:

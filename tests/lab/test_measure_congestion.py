@@ -15,7 +15,7 @@ import pytest
 
 from bench.impair.eventlog import read_log
 from bench.inventory import Inventory
-from bench.lab.up import logs_dir
+from bench.lab.up import impair_socket, logs_dir
 from bench.measure.burst_loss import measure_burst_loss
 from bench.measure.congestion import (
     measure_fast_retransmit,
@@ -188,7 +188,7 @@ def test_rto_backoff(lab: Inventory, tmp_path: Path) -> None:
 def test_loss_sweep_short(lab: Inventory, tmp_path: Path, name: str) -> None:
     """CI's short sweep with the profile's options: p = 0 and 2 % (lwIP 5 %), five
     transfers each at a 10 ms RTT; the goodput judged against the Mathis bound."""
-    control = Path(lab.lab.state_dir) / f"impair-{lab.lab.prefix}.sock"
+    control = impair_socket(lab)
     with bench_for(lab, name, tmp_path) as bench:
         # Linux: reno, 1 MB; lwIP sends 2 x 536 B per RTT: 10 KB, 5 % so that some lose one
         m = measure_loss_sweep(bench.dut, bench.peer, bench.ip, bench.out,
@@ -211,7 +211,7 @@ def test_burst_loss_marked_on_the_time_sequence_graph(lab: Inventory, tmp_path: 
     """Three consecutive segments dropped by the impairment bridge: the DUT repairs
     them (Linux by NewReno partial ACKs, lwIP tuned by fast retransmit then its RTO),
     and the graph marks exactly the drops the bridge logged."""
-    control = Path(lab.lab.state_dir) / f"impair-{lab.lab.prefix}.sock"
+    control = impair_socket(lab)
     log = logs_dir(lab) / "impair-events.jsonl"
 
     def check(bench: Bench) -> None:
