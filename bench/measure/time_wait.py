@@ -206,6 +206,7 @@ def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
     timestamps); the connections' starts should span one period of the DUT's timer grid
     (Linux 2.048 s, lwIP 0.5 s) so that they expire on at least two grid instants."""
     lid = dut.listen(port, mode="discard")
+    listening = True
     probed: set[int] = set()
     no_assassination = peer.add_drop_rule(DropRule(
         "out", lambda s: bool(s.flags & RST) and s.dport == port and s.sport in probed,
@@ -221,12 +222,12 @@ def measure_time_wait_duration(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path
         listed = sum(any(r.state == "TIME_WAIT" and r.remote == f"{peer.ip}:{c.lport}"
                          for r in rows) for c in closed)
         dut.unlisten(lid)  # a gone connection's port must answer RST, not a listener
-        lid = None
+        listening = False
         watches = watch_until_gone(peer, dut_ip, port, closed, window_s, every_s,
                                    answer_wait_s)
     finally:
         peer.remove_drop_rule(no_assassination)
-        if lid is not None:
+        if listening:
             dut.unlisten(lid)
     seen = [w.lifetime() for w in watches]
     lives = [life for life, _, _ in seen if life is not None]
