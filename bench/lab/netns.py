@@ -76,6 +76,17 @@ def run_in(name: str, fn: Callable[[], T]) -> T:
     return box["result"]  # type: ignore[return-value]
 
 
+def sysctl_in(name: str, key: str, value: str) -> None:
+    """Write the namespaced sysctl `key` (dotted, e.g. net.core.rps_default_mask) inside
+    namespace `name`: /proc/sys/net is the view of the namespace that opens it."""
+    path = Path("/proc/sys") / key.replace(".", "/")
+
+    def write() -> None:
+        path.write_text(value, encoding="ascii")
+
+    run_in(name, write)
+
+
 def socket_in(name: str, family: int, kind: int, proto: int = 0) -> socket.socket:
     """A socket that lives in namespace `name`."""
     return run_in(name, lambda: socket.socket(family, kind, proto))

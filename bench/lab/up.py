@@ -28,6 +28,7 @@ def _namespace(state: lab_state.LabState, inv: Inventory, name: str) -> None:
         state.namespaces.append(name)
         lab_state.save(inv.lab.state_dir, state)
     netns.create(name)
+    links.keep_flow_order(name)
     links.loopback_up(name)
 
 

@@ -140,7 +140,8 @@ def measure_pmtud(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path, port: int =
     (type 3 code 4, next-hop MTU `next_hop_mtu`) quoting that segment. After `hold_s`
     the peer ACKs again and the transfer ends.
 
-    value = the largest payload after the ICMP (`pmtud_segment_after_bytes`); related:
+    value = the largest payload from the DUT's reaction on (its first smaller resend;
+    without one, from the ICMP on) (`pmtud_segment_after_bytes`); related:
     `pmtud_df_set`, `pmtud_segment_before_bytes` and, when the DUT resent in smaller
     segments, `pmtud_reaction_ms` (ICMP sent -> first smaller resend, kernel stamps).
 
@@ -167,10 +168,15 @@ def measure_pmtud(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path, port: int =
         dut.link_set(mtu=int(dut.link()["mtu"]))
     data = data_from_dut(peer, start, dut_ip, conn)
     before = [s for s in data if s.ts_ns < icmp_tx.ts_ns]
-    after = [s for s in data if s.ts_ns > icmp_tx.ts_ns]
+    after_icmp = [s for s in data if s.ts_ns > icmp_tx.ts_ns]
     sent_before_end = max(_end(s) for s in before)
-    resend = next((s for s in after if _ip_len(s) <= next_hop_mtu
+    resend = next((s for s in after_icmp if _ip_len(s) <= next_hop_mtu
                    and _seq_before(s.seq, sent_before_end)), None)
+    # Segments between the ICMP and the DUT's first smaller resend were already on their
+    # way (a tail loss probe that left as the ICMP arrived): the DUT had not yet applied
+    # the new MTU to them. What it sends from its reaction on is what it learned.
+    after = [s for s in after_icmp if resend is None or s.ts_ns >= resend.ts_ns]
+    in_flight = [s for s in after_icmp if resend is not None and s.ts_ns < resend.ts_ns]
     largest_before = max(len(s.payload) for s in before)
     largest_after = max((len(s.payload) for s in after), default=None)
     context = {"peer_mss": 1460, "peer_timestamps": False, "icmp_mtu": next_hop_mtu,
@@ -182,6 +188,7 @@ def measure_pmtud(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path, port: int =
         "quoted_seq": first.seq,
         "segments_before": len(before),
         "segments_after": len(after),
+        "in_flight_frames": [s.frame_no for s in in_flight],
         "largest_before_bytes": largest_before,
         "largest_after_bytes": largest_after,
         "resend_frame": resend.frame_no if resend else None,

@@ -36,6 +36,24 @@ def test_up_twice_is_harmless(lab: Inventory) -> None:
     assert netns.pids_inside("ht-linux-host") == before
 
 
+def test_every_lab_interface_keeps_a_flow_on_one_cpu(lab: Inventory) -> None:
+    """RPS over all CPUs on every interface of the lab's namespaces, read through the
+    namespace's own sysfs: a flow's frames then share one backlog and keep their order."""
+    every_cpu = f"{(1 << (os.cpu_count() or 1)) - 1:x}"
+    masks = {}
+    for ns in netns.list_with_prefix("ht-"):
+        script = ("for q in /sys/class/net/*/queues/rx-0; do "
+                  "d=${q%/queues/rx-0}; echo ${d##*/} $(cat $q/rps_cpus); done")
+        out = subprocess.run(["ip", "netns", "exec", ns, "sh", "-c", script],
+                             capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            ifname, mask = line.split()
+            if ifname != "lo":
+                masks[f"{ns}/{ifname}"] = mask.lstrip("0,") or "0"
+    assert any("/vp0" in name for name in masks) and any("/eth0" in name for name in masks)
+    assert {name: mask for name, mask in masks.items() if mask != every_cpu} == {}
+
+
 def test_hello_names_the_linux_stack(lab: Inventory, tmp_path: Path) -> None:
     with DutSession(lab, "linux-host", tmp_path) as dut:
         hello = dut.hello()
