@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.impair import loadgen, scratchlab  # noqa: E402
-from bench.lab import netns  # noqa: E402
+from bench.lab import links, netns  # noqa: E402
 
 FRAME_BYTES = 1514  # 1500-byte IP packet
 NOBODY_MAC = "02:00:00:00:0b:ff"  # receivers count the frame, then drop it unanswered
@@ -108,13 +108,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--bridge-arg", action="append", default=[],
                         help="extra bridge argument, e.g. --bridge-arg=--tx=send")
+    parser.add_argument("--keep-flow-order", action="store_true",
+                        help="steer each flow to one CPU (RPS) where the bridge's frames "
+                             "arrive, as the lab does; the bridge and the generator are "
+                             "pinned, so the default needs none")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("impair_throughput: needs root (builds network namespaces)", file=sys.stderr)
         return 2
     os.sched_setaffinity(0, {GEN_CPU})
     load_before = os.getloadavg()
-    lab = scratchlab.build(scratchlab.named("hbb-imp-"))
+    lab = scratchlab.build(scratchlab.named("hbb-imp-"), keep_flow_order=False)
+    if args.keep_flow_order:  # the lab steers the ports the bridge sends into
+        for ns in (lab.ns_a, lab.ns_b):
+            links.keep_flow_order(ns, "eth0")
     work = Path(tempfile.mkdtemp(prefix="hbt-imp-bench-"))
     (work / "rules.json").write_text(json.dumps(RULES))
     bridge = None
@@ -143,7 +150,7 @@ def main() -> int:
     added_p99 = pct(lat_bridge, 0.99) - statistics.median(lat_direct)
     ring_drops = after["ports"]["br-a"]["ring_drops"]
     figures = {
-        "bridge_args": args.bridge_arg,
+        "bridge_args": args.bridge_arg, "keep_flow_order": args.keep_flow_order,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "direct_veth_fps": round(direct["rx_fps"]),
         "offered_fps (direct, bridge)": [round(direct["offered_fps"]),

@@ -67,8 +67,10 @@ def _neighbour(ns: str, ifname: str, ip: str, mac: str) -> None:
         ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
 
 
-def build(lab: ScratchLab = ScratchLab()) -> ScratchLab:
-    """Create the namespaces and links (tear down anything left from a crashed run)."""
+def build(lab: ScratchLab = ScratchLab(), keep_flow_order: bool = True) -> ScratchLab:
+    """Create the namespaces and links (tear down anything left from a crashed run).
+    `keep_flow_order`: steer each flow to one CPU, as the lab does (docs/architecture.md);
+    a benchmark whose senders are pinned needs no steering and measures without it."""
     teardown(lab)
     for ns in lab.namespaces:
         netns.create(ns)
@@ -77,6 +79,10 @@ def build(lab: ScratchLab = ScratchLab()) -> ScratchLab:
     links.veth(lab.ns_a, "eth0", lab.ns_br, "br-a")
     links.veth(lab.ns_br, "br-b", lab.ns_b, "eth0")
     links.veth(lab.ns_a, "eth1", lab.ns_b, "eth1")
+    if keep_flow_order:  # every end here faces a process that sends
+        for ns, ifname in ((lab.ns_br, "br-a"), (lab.ns_br, "br-b"), (lab.ns_a, "eth0"),
+                           (lab.ns_b, "eth0"), (lab.ns_a, "eth1"), (lab.ns_b, "eth1")):
+            links.keep_flow_order(ns, ifname)
     for ns, ifname, mac in ((lab.ns_a, "eth0", lab.mac_a), (lab.ns_b, "eth0", lab.mac_b),
                             (lab.ns_a, "eth1", lab.direct_mac_a),
                             (lab.ns_b, "eth1", lab.direct_mac_b)):

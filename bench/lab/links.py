@@ -38,14 +38,19 @@ def _index(ipr: IPRoute, ifname: str) -> int:
     return found[0]
 
 
-def keep_flow_order(ns: str) -> None:
-    """Every interface created in `ns` from now on steers each flow to one CPU (RPS over
-    all CPUs, net.core.rps_default_mask). Without it, a veth queues a frame on the
-    backlog of whichever CPU sent it: when a sender (a DUT's TCP, the impairment bridge)
-    moves between CPUs mid-burst and one CPU's backlog waits for ksoftirqd, the later
-    frames overtake the earlier ones. A wire never reorders; a loaded lab did (a Linux
-    DUT then resent 14 segments at 0 % loss on SACK)."""
-    netns.sysctl_in(ns, "net.core.rps_default_mask", cpu_mask(os.cpu_count() or 1))
+def keep_flow_order(ns: str, ifname: str) -> None:
+    """Frames arriving on `ifname` are steered by flow to one CPU (RPS over all CPUs).
+
+    A veth queues a frame on the backlog of the CPU that sent it: when a sender (a DUT's
+    TCP, the impairment bridge, the peer) changes CPU mid-burst and one CPU's backlog
+    waits for ksoftirqd, later frames overtake earlier ones. A wire never reorders; a
+    loaded lab did (a Linux DUT then resent segments at 0 % loss). Set it only where a
+    process sends into the lab: steering costs a cross-CPU wake-up, which must not land
+    between a frame's arrival at the peer and its kernel timestamp's consumer."""
+    netns.sysfs_write_in(
+        ns, lambda sys_root: sorted((sys_root / "class/net" / ifname / "queues").glob(
+            "rx-*/rps_cpus")),
+        cpu_mask(os.cpu_count() or 1))
 
 
 def cpu_mask(cpus: int) -> str:

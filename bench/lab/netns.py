@@ -7,6 +7,7 @@ a socket created inside a namespace stays bound to it for its whole life.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import subprocess
@@ -83,6 +84,30 @@ def sysctl_in(name: str, key: str, value: str) -> None:
 
     def write() -> None:
         path.write_text(value, encoding="ascii")
+
+    run_in(name, write)
+
+
+_CLONE_NEWNS = 0x00020000
+_MS_REC, _MS_PRIVATE = 0x4000, 0x40000
+
+
+def sysfs_write_in(name: str, paths: Callable[[Path], Sequence[Path]], value: str) -> None:
+    """Write `value` to the files `paths(sys_root)` of namespace `name`'s own sysfs.
+
+    /sys/class/net shows the interfaces of the namespace that mounted it, so the thread
+    (already in `name`) takes a private mount namespace of its own and mounts a fresh
+    sysfs there, as `ip netns exec` does; both vanish when the thread ends."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def write() -> None:
+        if libc.unshare(_CLONE_NEWNS) != 0 or \
+                libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0 or \
+                libc.mount(b"sysfs", b"/sys", b"sysfs", 0, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"sysfs of namespace {name}: {os.strerror(err)}")
+        for path in paths(Path("/sys")):
+            path.write_text(value, encoding="ascii")
 
     run_in(name, write)
 

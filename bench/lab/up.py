@@ -28,7 +28,6 @@ def _namespace(state: lab_state.LabState, inv: Inventory, name: str) -> None:
         state.namespaces.append(name)
         lab_state.save(inv.lab.state_dir, state)
     netns.create(name)
-    links.keep_flow_order(name)
     links.loopback_up(name)
 
 
@@ -49,12 +48,15 @@ def build_network(inv: Inventory, topo: Topology, state: lab_state.LabState,
     links.set_mac(topo.bench_ns, bench.peer.interface, bench.peer.mac)
     for port in ("vk0", "vp0"):
         links.set_mtu(lan, port, INFRA_MTU)
+        links.keep_flow_order(lan, port)  # the bench's sockets and the peer send here
         links.enslave(lan, port, topo.bench_bridge)
 
     if inv.impairment.kind is ImpairmentKind.BRIDGE:
         side_b, side_d = inv.impairment.interfaces
         links.veth(lan, side_b, lan, f"{side_b}-br", mtu=INFRA_MTU)
         links.veth(lan, side_d, lan, f"{side_d}-br", mtu=INFRA_MTU)
+        for port in (f"{side_b}-br", f"{side_d}-br"):  # the bridge process sends here
+            links.keep_flow_order(lan, port)
         links.enslave(lan, f"{side_b}-br", topo.bench_bridge)
         links.enslave(lan, f"{side_d}-br", topo.lan_bridge)
     else:
@@ -69,6 +71,7 @@ def build_network(inv: Inventory, topo: Topology, state: lab_state.LabState,
             port = topo.dut_port(inv, dut)
             links.veth(ns, dut.link.interface, lan, port, mtu=dut.link.mtu)
             links.set_mtu(lan, port, INFRA_MTU)
+            links.keep_flow_order(lan, port)  # the DUT's TCP sends here
             links.set_mac(ns, dut.link.interface, dut.link.mac)
             links.add_address(ns, dut.link.interface, str(dut.link.address))
             links.enslave(lan, port, topo.lan_bridge)
