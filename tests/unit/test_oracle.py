@@ -70,6 +70,27 @@ def test_active_close_with_merged_fin_ack_goes_straight_to_time_wait() -> None:
     assert not conn.violations
 
 
+def test_time_wait_ends_where_the_capture_shows_the_dut_closed() -> None:
+    """A quiet probe (one byte at the peer's FIN, no ACK) gets nothing while the DUT
+    holds TIME_WAIT and a RST once it has forgotten the connection: the timeline ends
+    TIME_WAIT at that RST; a capture that never shows it leaves TIME_WAIT open."""
+    cap = Capture()
+    handshake_dut_client(cap)
+    cap.dut("FA", 1, 1, at_ms=3)
+    cap.peer("FA", 1, 2, at_ms=4)
+    cap.dut("A", 2, 2, at_ms=5)
+    cap.peer("", 1, 0, b"p", at_ms=30_000)  # inside TIME_WAIT: no answer
+    [conn] = cap.run().connections
+    assert conn.states[-1] is State.TIME_WAIT  # still open at the end of the capture
+    cap.peer("", 1, 0, b"p", at_ms=60_100)
+    cap.dut("RA", -DUT_ISN, 2, at_ms=60_100.2)  # CLOSED answers a segment without ACK
+    [conn] = cap.run().connections
+    entered, ended = conn.timeline[-2:]
+    assert (entered.state, ended.state) == (State.TIME_WAIT, State.CLOSED)
+    assert ended.frame_no == len(cap.segments)
+    assert (ended.time_ns - entered.time_ns) / 1e9 == pytest.approx(60.0962)
+
+
 def test_passive_close_and_simultaneous_close_paths() -> None:
     cap = Capture()
     cap.peer("S", 0, at_ms=0)
