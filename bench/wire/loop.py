@@ -3,8 +3,9 @@ deadline as timeout; frame handling and timers run under one lock, which the pub
 of the model takes too (like a kernel socket lock), so no state is shared unguarded.
 
 `LoopTuning` trades CPU for reaction time (measured in docs/benchmarks.md): keep
-polling for a while after each frame instead of sleeping in select() (a wake-up costs
-tens of us on a VM, and the CPU's caches go cold), run the thread SCHED_FIFO, pin it.
+reading the socket for a while after each frame instead of sleeping in select() (a
+wake-up costs tens of us on a VM, and the CPU's caches go cold), run the thread
+SCHED_FIFO, pin it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from bench.wire.link import Link, RxFrame
 
 @dataclass(frozen=True)
 class LoopTuning:
-    """How the I/O thread waits. busy_poll_us: after each frame, poll (select with no
-    timeout) this long before sleeping; rt_priority: SCHED_FIFO priority (0: normal);
+    """How the I/O thread waits. busy_poll_us: after each frame, poll (read the socket
+    without blocking) this long before sleeping; rt_priority: SCHED_FIFO priority (0: normal);
     cpus: pin the thread to these CPUs (None: any)."""
 
     busy_poll_us: int = 0
@@ -146,9 +147,16 @@ class IoLoop:
         try:
             while not self._stop:
                 if poll_ns and time.monotonic_ns() - last_frame_ns < poll_ns:
-                    readable, _, _ = select.select(watch, [], [], 0)
-                    if not readable and not self._timer_due():
+                    # Polling: ask the socket itself (one recvmsg) rather than select()
+                    # first; a timer or a wake-up is looked at between the reads.
+                    with self.lock:
+                        batch = self.link.receive()
+                        if batch:
+                            self.on_frames(batch)
+                            last_frame_ns = time.monotonic_ns()
+                    if not batch and not self._timer_due():
                         continue
+                    readable = [self._wake_r]
                 else:
                     readable, _, _ = select.select(watch, [], [], self._timeout_s())
                 if self._stop:

@@ -17,6 +17,7 @@ import pytest
 from bench.model import ConnOptions, DropRule, Peer, SegmentPattern, State, Tolerance
 from bench.model.oracle import OracleResult, analyse
 from bench.model.states import from_linux
+from bench.wire import LoopTuning
 
 from .model_topology import StatePoller, Topology, is_subsequence, topology
 
@@ -252,3 +253,36 @@ def test_inexact_rst_gets_challenge_ack(topo: Topology, peer: Peer) -> None:
     with pytest.raises(ConnectionResetError):
         dut.recv(100)
     srv.close()
+
+
+def test_a_polling_peer_moves_verified_data_and_keeps_its_timers(topo: Topology,
+                                                                  tmp_path: Path) -> None:
+    """With LoopTuning's busy poll (the I/O thread reads the socket instead of sleeping
+    in select()) the peer still moves data both ways through losses, resends on its own
+    timers and leaves TIME_WAIT when its 2MSL timer fires; tshark agrees on the resends."""
+    pcap = tmp_path / "polling.pcapng"
+    peer = Peer(topo.peer_ns, topo.peer_if, topo.peer_ip, topo.peer_mac, pcap=pcap,
+                defaults=FAST, tuning=LoopTuning(busy_poll_us=5000))
+    srv = dut_server(topo)
+    try:
+        conn = peer.connect(topo.dut_ip, PORT)
+        dut, _ = srv.accept()
+        peer.add_drop_rule(DropRule("out", SegmentPattern(min_payload_len=1,
+                                                          sport=conn.local[1]),
+                                    count=2, skip=300))
+        transfer_both_ways(conn, dut, 2 * 1024 * 1024)
+        assert conn.info().retransmitted_segments >= 2
+        conn.shutdown()
+        dut.close()
+        conn.wait_state(State.TIME_WAIT)
+        deadline = time.monotonic() + 5  # FAST: time_wait_s = 2.0
+        while conn.info().state is not State.CLOSED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert conn.info().history[-2:] == (State.TIME_WAIT, State.CLOSED)
+    finally:
+        peer.close()
+        srv.close()
+    assert_pcap_opens(pcap)
+    result = analyse(pcap, topo.dut_ip)
+    assert oracle_retransmissions(result) == tshark_retransmissions(pcap)
+    assert result.retransmissions >= 2
