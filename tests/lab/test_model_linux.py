@@ -34,9 +34,11 @@ def topo() -> Iterator[Topology]:
 
 
 @pytest.fixture
-def peer(topo: Topology, tmp_path: Path) -> Iterator[Peer]:
+def peer(topo: Topology, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Peer]:
+    """The model on the link; a test may ask for an I/O loop tuning (indirect param)."""
     p = Peer(topo.peer_ns, topo.peer_if, topo.peer_ip, topo.peer_mac,
-             pcap=tmp_path / "model.pcapng", defaults=FAST)
+             pcap=tmp_path / "model.pcapng", defaults=FAST,
+             tuning=getattr(request, "param", None))
     yield p
     p.close()
 
@@ -177,10 +179,13 @@ def test_ten_mb_each_way_then_close(topo: Topology, peer: Peer, tmp_path: Path,
     assert payload >= 2 * TEN_MB
 
 
+@pytest.mark.parametrize("peer", [None, LoopTuning(busy_poll_us=5000)], indirect=True,
+                         ids=["sleeping-loop", "polling-loop"])
 def test_retransmissions_agree_with_tshark(topo: Topology, peer: Peer,
                                            tmp_path: Path) -> None:
     """Losses both ways (the peer drops some of its own segments and some of the DUT's):
-    the oracle's retransmission count equals tshark's, and both see some."""
+    the oracle's retransmission count equals tshark's, and both see some; the peer's
+    timers (resends, 2MSL) fire whether its I/O thread sleeps or polls the socket."""
     srv = dut_server(topo)
     conn = peer.connect(topo.dut_ip, PORT)
     dut, _ = srv.accept()
@@ -194,6 +199,10 @@ def test_retransmissions_agree_with_tshark(topo: Topology, peer: Peer,
     conn.shutdown()
     dut.close()
     conn.wait_state(State.TIME_WAIT)
+    deadline = time.monotonic() + 5  # FAST: time_wait_s = 2.0
+    while conn.info().state is not State.CLOSED and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert conn.info().history[-2:] == (State.TIME_WAIT, State.CLOSED)
     peer.flush_pcap()
     srv.close()
     pcap = tmp_path / "model.pcapng"
@@ -254,35 +263,3 @@ def test_inexact_rst_gets_challenge_ack(topo: Topology, peer: Peer) -> None:
         dut.recv(100)
     srv.close()
 
-
-def test_a_polling_peer_moves_verified_data_and_keeps_its_timers(topo: Topology,
-                                                                  tmp_path: Path) -> None:
-    """With LoopTuning's busy poll (the I/O thread reads the socket instead of sleeping
-    in select()) the peer still moves data both ways through losses, resends on its own
-    timers and leaves TIME_WAIT when its 2MSL timer fires; tshark agrees on the resends."""
-    pcap = tmp_path / "polling.pcapng"
-    peer = Peer(topo.peer_ns, topo.peer_if, topo.peer_ip, topo.peer_mac, pcap=pcap,
-                defaults=FAST, tuning=LoopTuning(busy_poll_us=5000))
-    srv = dut_server(topo)
-    try:
-        conn = peer.connect(topo.dut_ip, PORT)
-        dut, _ = srv.accept()
-        peer.add_drop_rule(DropRule("out", SegmentPattern(min_payload_len=1,
-                                                          sport=conn.local[1]),
-                                    count=2, skip=300))
-        transfer_both_ways(conn, dut, 2 * 1024 * 1024)
-        assert conn.info().retransmitted_segments >= 2
-        conn.shutdown()
-        dut.close()
-        conn.wait_state(State.TIME_WAIT)
-        deadline = time.monotonic() + 5  # FAST: time_wait_s = 2.0
-        while conn.info().state is not State.CLOSED and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert conn.info().history[-2:] == (State.TIME_WAIT, State.CLOSED)
-    finally:
-        peer.close()
-        srv.close()
-    assert_pcap_opens(pcap)
-    result = analyse(pcap, topo.dut_ip)
-    assert oracle_retransmissions(result) == tshark_retransmissions(pcap)
-    assert result.retransmissions >= 2
