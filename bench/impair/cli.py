@@ -15,8 +15,6 @@ from typing import Any
 from bench.impair import control, units
 from bench.impair.rules import DIRECTIONS, RuleSet, first_error
 
-DEFAULT_CONTROL = "/run/hilbench/impair-hb-.sock"
-
 _PROTOS = {"tcp", "udp", "icmp", "ip", "any"}
 _FLAGS = {"syn": "S", "fin": "F", "rst": "R", "ack": "A", "psh": "P"}
 
@@ -150,9 +148,19 @@ def cmd_clear(args: argparse.Namespace) -> int:
     return _request(args, "clear", {"op": "clear"}, lambda _reply: print("cleared"))
 
 
+def control_path(args: argparse.Namespace) -> str:
+    """--control, else the bridge of the lab the inventory (-i) describes."""
+    if args.control:
+        return str(args.control)
+    from bench.inventory import DEFAULT_PATH, load
+    from bench.lab.up import impair_socket
+
+    return str(impair_socket(load(getattr(args, "inventory", None) or DEFAULT_PATH)))
+
+
 def _request(args: argparse.Namespace, command: str, message: dict[str, Any], done) -> int:
     try:
-        reply = control.request(args.control, message)
+        reply = control.request(control_path(args), message)
     except control.ControlError as exc:
         return _fail(command, str(exc), 1)
     if not reply.get("ok"):
@@ -187,8 +195,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = impair.add_subparsers(dest="impair_command", required=True)
 
     def common(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--control", default=DEFAULT_CONTROL,
-                            help=f"bridge control socket (default {DEFAULT_CONTROL})")
+        parser.add_argument("--control",
+                            help="bridge control socket (default: the bridge of the lab "
+                                 "in the inventory, <state_dir>/impair-<prefix>.sock)")
 
     set_ = commands.add_parser("set", help="replace the rules (both directions)")
     common(set_)

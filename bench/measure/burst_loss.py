@@ -88,7 +88,7 @@ def measure_burst_loss(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
     Plot `burst-loss-time-sequence` with the drops from the impairment log."""
     lines: list[str] = []
     delivered = False
-    with bridge_taken(peer, impair_control, timeout_s * 4) as sock, \
+    with bridge_taken(impair_control, timeout_s * 4) as sock, \
             dut_settings(dut, settings) as applied:
         log = Path(impair_log) if impair_log else impair_log_for(sock)
         lid = dut.listen(port, mode="discard")

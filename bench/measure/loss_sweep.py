@@ -46,23 +46,21 @@ def impairment_rules(loss: float, rtt_ms: float, seed: int,
 
 
 @contextmanager
-def bridge_taken(peer: Peer, impair_control: str | None, wait_s: float) -> Iterator[Path]:
+def bridge_taken(impair_control: str | None, wait_s: float) -> Iterator[Path]:
     """The bridge's control socket, held for this measurement alone: DUTs measured in
     parallel share one bridge and one rule set, so they take it in turns (a waiting
-    flock, released when the measurement ends)."""
-    sock = Path(impair_control) if impair_control else default_control(peer)
+    flock, released when the measurement ends). `hilbench measure` and the Robot
+    library pass the lab's own socket (`bench.lab.up.impair_socket`)."""
+    if not impair_control:
+        raise ValueError("this measurement needs the impairment bridge: pass "
+                         "impair_control=<the lab's bridge control socket>")
+    sock = Path(impair_control)
     bridge = ResourceLock(f"impair-{sock.name}", label=f"the impairment bridge {sock}")
     bridge.acquire_within(wait_s)
     try:
         yield sock
     finally:
         bridge.release()
-
-
-def default_control(peer: Peer) -> Path:
-    """The bridge of the default lab state dir for the peer's lab (`<prefix>bench`)."""
-    prefix = peer.link.ns.removesuffix("bench")
-    return Path("/run/hilbench") / f"impair-{prefix}.sock"
 
 
 def one_transfer(dut: Dut, peer: Peer, dut_ip: str, port: int, nbytes: int,
@@ -98,12 +96,12 @@ def measure_loss_sweep(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
                        settings: dict[str, Any] | None = None) -> Measurement:
     """value = median goodput (Mbit/s) per loss probability in `losses` (fractions);
     related: goodput_mathis_ratio (median / bound per p > 0). `impair_control` is the
-    bridge's control socket (default: the default lab's for the peer's prefix)."""
+    bridge's control socket."""
     points: list[dict[str, Any]] = []
     frames: list[int] = []
     lines: list[str] = []
     mss = 0
-    with bridge_taken(peer, impair_control, timeout_s * len(losses) * reps) as sock, \
+    with bridge_taken(impair_control, timeout_s * len(losses) * reps) as sock, \
             dut_settings(dut, settings) as applied:
         lid = dut.listen(port, mode="discard")
         try:

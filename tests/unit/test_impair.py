@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
@@ -292,6 +293,19 @@ def test_cli_bad_value_exits_2_with_one_line(capsys):
 def test_cli_unreachable_bridge_exits_1(capsys):
     assert cli.main(["impair", "show", "--control", "/nonexistent/impair.sock"]) == 1
     assert "cannot reach" in capsys.readouterr().err
+
+
+def test_cli_finds_the_bridge_of_the_inventory_lab(tmp_path, capsys):
+    import yaml
+
+    from bench import cli as main_cli
+
+    doc = yaml.safe_load(Path("inventory.yaml").read_text())
+    doc["lab"].update(prefix="hu-", state_dir=str(tmp_path))
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(doc))
+    assert main_cli.main(["-i", str(inventory), "impair", "show"]) == 1
+    assert f"{tmp_path}/impair-hu-.sock" in capsys.readouterr().err
 
 
 def test_empty_rules_are_valid():
