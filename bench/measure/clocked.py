@@ -161,6 +161,15 @@ class ClockedTransfer:
             options = opt.timestamp_bytes(tcb._tsval(), echo)
         return self.conn.inject("A", ack=ack_rel, window=field_, options_raw=options)
 
+    def ack_rounds(self, count: int) -> None:
+        """Up to `count` rounds, each ACKed segment by segment; stops after a round in
+        which the DUT sent nothing (the transfer ended or the DUT waits on a timer)."""
+        for _ in range(count):
+            rnd = self.wait_round()
+            if not rnd.segments:
+                return
+            self.ack_each(rnd)
+
     def ack_each(self, rnd: Round) -> list[Segment]:
         """What a receiver ACKing every segment sends for this round: cumulative ACKs,
         a duplicate ACK for each segment above a hole (dropped segments never arrive)."""

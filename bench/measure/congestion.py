@@ -196,11 +196,7 @@ def measure_slow_start(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
         ct = ClockedTransfer(dut, peer, dut_ip, port, PEER, quiet_s)
         try:
             ct.open(nbytes)
-            for _ in range(rounds):
-                rnd = ct.wait_round()
-                if not rnd.segments:
-                    break
-                ct.ack_each(rnd)
+            ct.ack_rounds(rounds)
         finally:
             ct.close()
     trace = flow_trace(peer, dut_ip, ct)
@@ -282,11 +278,7 @@ def measure_fast_retransmit(dut: Dut, peer: Peer, dut_ip: str, pcap_dir: Path,
             ct.restart_round(since)
             recovery = ct.wait_round()  # the resend and what recovery let out
             ct.ack_all(recovery)
-            for _ in range(1 + ca_rounds):
-                rnd = ct.wait_round()
-                if not rnd.segments:
-                    break
-                ct.ack_each(rnd)
+            ct.ack_rounds(1 + ca_rounds)
         finally:
             ct.close()
     trace = flow_trace(peer, dut_ip, ct)
