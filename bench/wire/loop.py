@@ -150,11 +150,10 @@ class IoLoop:
                     # Polling: ask the socket itself (one recvmsg) rather than select()
                     # first; a timer or a wake-up is looked at between the reads.
                     with self.lock:
-                        batch = self.link.receive()
-                        if batch:
-                            self.on_frames(batch)
-                            last_frame_ns = time.monotonic_ns()
-                    if not batch and not self._timer_due():
+                        got = self._take_frames()
+                    if got:
+                        last_frame_ns = time.monotonic_ns()
+                    elif not self._timer_due():
                         continue
                     readable = [self._wake_r]
                 else:
@@ -167,14 +166,8 @@ class IoLoop:
                     except BlockingIOError:
                         pass
                 with self.lock:
-                    if link_fd in readable or self.link.has_backlog:
-                        while True:
-                            batch = self.link.receive()
-                            if batch:
-                                self.on_frames(batch)
-                                last_frame_ns = time.monotonic_ns()
-                            if len(batch) < 256:
-                                break
+                    if (link_fd in readable or self.link.has_backlog) and self._take_frames():
+                        last_frame_ns = time.monotonic_ns()
                     self._fire_due()
                     self.changed.notify_all()
         except BaseException as exc:  # surfaced to API callers, never silently lost
@@ -182,6 +175,18 @@ class IoLoop:
             with self.lock:
                 self.changed.notify_all()
             raise
+
+    def _take_frames(self) -> bool:
+        """Hand every queued frame to `on_frames`, in batches (lock held); True when any
+        came."""
+        got = False
+        while True:
+            batch = self.link.receive()
+            if batch:
+                self.on_frames(batch)
+                got = True
+            if len(batch) < 256:
+                return got
 
     def _timer_due(self) -> bool:
         heap = self._heap

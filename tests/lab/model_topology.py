@@ -36,13 +36,7 @@ class Topology:
         return netns.socket_in(self.dut_ns, socket.AF_INET, kind)
 
     def dut_sysctl(self, name: str, value: str) -> None:
-        path = "/proc/sys/" + name.replace(".", "/")
-
-        def write() -> None:
-            with open(path, "w") as f:
-                f.write(value)
-
-        netns.run_in(self.dut_ns, write)
+        netns.sysctl_in(self.dut_ns, name, value)
 
 
 @contextmanager
