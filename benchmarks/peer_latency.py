@@ -13,6 +13,12 @@ The DUT's application (the writer) runs in its own process, as a real DUT does; 
 --dut-in-process it is a thread of this process and competes with the peer for the GIL.
 The peer's I/O thread tuning (busy polling, SCHED_FIFO, pinning) comes from the options.
 
+The first --warmup exchanges of each connection are reported on their own line and kept
+out of the figures: the first finds the peer asleep (its poll lapsed while the DUT's
+writer process started) and the next few dozen run cold. Before measuring, a probe spins
+on the peer's CPU and counts the stalls the platform itself causes (a vCPU taken away by
+the host, a guest timer tick): the tail of a run is read against that.
+
 Prints a table; exits 1 when a target is missed. Needs root. Namespaces are
 hbt-model-bench-*, removed on exit.
 """
@@ -20,6 +26,7 @@ hbt-model-bench-*, removed on exit.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import secrets
@@ -54,6 +61,48 @@ def steal_ms() -> dict[str, float]:
         if fields[0].startswith("cpu") and fields[0] != "cpu" and len(fields) > 8:
             out[fields[0]] = int(fields[8]) * tick_ms
     return out
+
+
+def platform_noise(cpu: int | None, seconds: float) -> dict[str, float]:
+    """Spin on `cpu` for `seconds` reading the clock, as osnoise does: every gap between
+    two reads is time this thread did not run (host preemption, interrupts). Rates of gaps
+    over 50 and 100 us per second, and the longest (us)."""
+    before = os.sched_getaffinity(0)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    clock = time.perf_counter_ns
+    gaps: list[int] = []
+    try:
+        last = clock()
+        end = last + int(seconds * 1e9)
+        while last < end:
+            now = clock()
+            if now - last > 50_000:
+                gaps.append(now - last)
+            last = now
+    finally:
+        os.sched_setaffinity(0, before)
+    return {"over_50_per_s": len(gaps) / seconds,
+            "over_100_per_s": sum(g > 100_000 for g in gaps) / seconds,
+            "longest_us": max(gaps, default=0) / 1000}
+
+
+def over_by_tenth(values: list[float], limit: float) -> list[int]:
+    """How many of `values` (in run order) exceed `limit`, in each tenth of the run."""
+    counts = [0] * 10
+    for i, value in enumerate(values):
+        if value > limit:
+            counts[i * 10 // len(values)] += 1
+    return counts
+
+
+def lock_memory() -> None:
+    """mlockall(MCL_CURRENT | MCL_FUTURE), as cyclictest -m: every page the process has or
+    maps later is faulted in once, so the peer's growing segment log does not take a page
+    fault (a guest fault, and often a host one) in the middle of an exchange."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mlockall(1 | 2) != 0:
+        raise OSError(ctypes.get_errno(), f"mlockall: {os.strerror(ctypes.get_errno())}")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -149,7 +198,8 @@ def scapy_responder(ns: str, ifname: str, port: int, stop: threading.Event,
 
 
 def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
-            dut_in_process: bool = False, dut_cpu: int | None = None) -> dict[str, list[float]]:
+            dut_in_process: bool = False, dut_cpu: int | None = None,
+            warmup: int = 0) -> dict[str, list[float]]:
     tag = secrets.token_hex(2)
     peer_ns, dut_ns = f"hbt-model-bench-p{tag}", f"hbt-model-bench-d{tag}"
     results: dict[str, list[float]] = {}
@@ -174,14 +224,16 @@ def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
             conn = peer.connect(DUT_IP, 6000, ConnOptions(delayed_ack_s=0))
             dut, _ = srv.accept()
             mark = peer.mark()
-            dut_sender(dut, count, gap_s, dut_in_process, dut_cpu).join()
+            dut_sender(dut, warmup + count, gap_s, dut_in_process, dut_cpu).join()
             time.sleep(0.05)
             log = peer.segments(mark)
             own = [(s.ts_ns, s.direction == "out", s) for s in log]
-            results["model (own kernel stamps)"] = _reactions_from_log(own)
+            reactions = _reactions_from_log(own)
+            results[f"model warm-up (first {warmup}, not counted)"] = reactions[:warmup]
+            results["model (own kernel stamps)"] = reactions[warmup:]
             captured += [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
             dut_side += [(c.ts_ns, c.outgoing, c.data) for c in dut_cap.read()]
-            results["model (bench capture)"] = reactions_us(captured, 6000)
+            results["model (bench capture)"] = reactions_us(captured, 6000)[warmup:]
             results["timestamp error"] = _timestamp_errors(log, dut_side)
             conn.abort()
             dut.close()
@@ -197,11 +249,12 @@ def measure(count: int, gap_s: float, tuning: LoopTuning | None = None,
             scapy_responder(peer_ns, "peer0", 6001, stop, ready)
             ready.wait(10)
             bench_cap.read()
-            dut_sender(dut2, max(count // 2, 200), gap_s * 3, dut_in_process, dut_cpu).join()
+            dut_sender(dut2, warmup + max(count // 2, 200), gap_s * 3, dut_in_process,
+                       dut_cpu).join()
             time.sleep(0.2)
             stop.set()
             frames = [(c.ts_ns, c.outgoing, c.data) for c in bench_cap.read()]
-            results["scapy baseline (bench capture)"] = reactions_us(frames, 6001)
+            results["scapy baseline (bench capture)"] = reactions_us(frames, 6001)[warmup:]
             conn2.abort()
             dut2.close()
         finally:
@@ -270,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
                              "halting; released when the benchmark exits")
     parser.add_argument("--dut-in-process", action="store_true",
                         help="the DUT's writer is a thread of this process, not a child")
+    parser.add_argument("--lock-memory", action="store_true",
+                        help="mlockall() before measuring: no page faults mid-exchange")
+    parser.add_argument("--warmup", type=int, default=100,
+                        help="exchanges before the counted ones, reported on their own line")
+    parser.add_argument("--noise-probe-s", type=float, default=2.0,
+                        help="spin this long on the peer's CPU first, counting platform "
+                             "stalls (0: skip)")
     args = parser.parse_args(argv)
     tuning = LoopTuning(args.busy_poll_us, args.rt_priority,
                         frozenset(args.cpu) if args.cpu else None)
@@ -278,8 +338,21 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()
     print(f"tuning: {tuning}, gc_freeze={args.gc_freeze}, "
           f"dut_in_process={args.dut_in_process}, "
-          f"cpu_dma_latency_us={args.cpu_dma_latency_us}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+          f"cpu_dma_latency_us={args.cpu_dma_latency_us}, lock_memory={args.lock_memory}, "
+          f"warmup={args.warmup}, load average {os.getloadavg()[0]:.2f}")
+    if args.lock_memory:
+        try:
+            lock_memory()
+        except OSError as exc:
+            print(f"peer_latency: {exc}", file=sys.stderr)
+            return 2
+    if args.noise_probe_s > 0:
+        probe_cpu = min(args.cpu) if args.cpu else None
+        noise = platform_noise(probe_cpu, args.noise_probe_s)
+        print(f"platform noise on CPU {'any' if probe_cpu is None else probe_cpu} "
+              f"(a {args.noise_probe_s:g} s spinning probe): "
+              f"{noise['over_50_per_s']:.0f} stalls/s over 50 us, "
+              f"{noise['over_100_per_s']:.0f}/s over 100 us, longest {noise['longest_us']:.0f} us")
     qos = None
     if args.cpu_dma_latency_us is not None:  # a request lasts while the file is open
         qos = os.open("/dev/cpu_dma_latency", os.O_WRONLY)
@@ -287,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     stolen = steal_ms()
     try:
         results = measure(args.count, args.gap_ms / 1000, tuning, args.dut_in_process,
-                          args.dut_cpu)
+                          args.dut_cpu, args.warmup)
     finally:
         if qos is not None:
             os.close(qos)
@@ -302,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
                   f"{max(values):9.1f}  over 100 us: {sum(v > 100 for v in values)}")
         else:
             print(f"{name:34} {0:6d} {'-':>9} {'-':>9} {'-':>9} {'-':>9}")
+    model = results.get("model (own kernel stamps)", [])
+    if model:
+        print("model exchanges over 100 us, by tenth of the run (spread evenly: stalls at "
+              "random; bunched: a slow spell of the host): "
+              + " ".join(str(n) for n in over_by_tenth(model, 100.0)))
     checks: list[tuple[str, Callable[[], bool]]] = [
         ("model p50 <= 60 us", lambda: statistics.median(
             results["model (own kernel stamps)"]) <= TARGET_P50_US),
