@@ -24,6 +24,7 @@ from bench.lab import netns
 from bench.lab.access import DutSession
 from bench.lab.down import down
 from bench.lab.up import up
+from bench.report.html import REPORT_FILE
 
 MB = 1_000_000
 PATTERN_MOD = 251
@@ -165,7 +166,7 @@ def main() -> int:
         rc, suites_dir = run_suites(inv, run_dir, "suites", ["linux-host", "lwip-m3"])
         summary["suites"] = {"robot_rc": rc, "run_dir": str(suites_dir)}
         failed |= rc != 0
-        print(f"  Robot exit code {rc}; report {suites_dir}/report-hilbench.html")
+        print(f"  Robot exit code {rc}; report {suites_dir / REPORT_FILE}")
         print("demo: step 4/5 the stock and the tuned lwIP firmware (120 s TIME_WAIT), "
               "then their comparison")
         with ThreadPoolExecutor(2) as pool:  # two builds, two runs, side by side
@@ -178,11 +179,10 @@ def main() -> int:
         summary["variants"] = {"stock": str(stock_dir), "tuned": str(tuned_dir),
                                "robot_rc": [stock_rc, tuned_rc],
                                "comparison": str(compare_html), "compare_rc": compare_rc}
-        print(f"  Robot exit codes {stock_rc} and {tuned_rc}; stock {stock_dir}/"
-              f"report-hilbench.html, tuned {tuned_dir}/report-hilbench.html; "
-              f"comparison {compare_html}")
+        print(f"  Robot exit codes {stock_rc} and {tuned_rc}; stock {stock_dir / REPORT_FILE}, "
+              f"tuned {tuned_dir / REPORT_FILE}; comparison {compare_html}")
         print("demo: the reports in headless Chromium")
-        pages = [folder / "report-hilbench.html" for folder in (suites_dir, stock_dir, tuned_dir)]
+        pages = [folder / REPORT_FILE for folder in (suites_dir, stock_dir, tuned_dir)]
         problems = check_reports([*pages, compare_html], run_dir / "browser")
         summary["report_problems"] = problems
         failed |= bool(problems)

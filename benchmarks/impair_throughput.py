@@ -63,7 +63,7 @@ def rate_through(lab: scratchlab.ScratchLab, tx_if: str, rx_if: str, src_ip: str
     tx_total = scratchlab.link_counters(lab.ns_a, tx_if)[1] - tx0
     rx_total = scratchlab.link_counters(lab.ns_b, rx_if)[0] - rx0
     ring.close()
-    return {"rx_fps": (c1 - c0) / (t1 - t0), "offered_fps": tx_total / (seconds + 0.6),
+    return {"rx_fps": (c1 - c0) / (t1 - t0), "offered_fps": tx_total / (seconds + 2 * warmup_s),
             "offered_frames": tx_total,
             "received_frames": rx_total, "generator_sent": done.get("sent", 0)}
 

@@ -135,7 +135,8 @@ class Bridge:
         slot_words, slots, cursor = src.frame_size >> 2, src.frame_nr, src.cursor
         drops = pipeline.drops if pipeline.runs else None
         # frames promised to pass every stage: forwarded without asking the pipeline
-        clear = pipeline.clear_run(BATCH_FRAMES) if drops is not None else 0
+        plain = drops is not None and pipeline.plain  # else clear_run() is always 0
+        clear = pipeline.clear_run(BATCH_FRAMES) if plain else 0
         passed = 0
         tx_ring = dst.tx_ring
         tx_words, tx_view, send = dst.status, dst.view, dst.sock.send
@@ -173,7 +174,8 @@ class Bridge:
                     passed = 0
                 forward = not drops(view, start, end,
                                     words[word + 4] * 1_000_000_000 + words[word + 5])
-                clear = pipeline.clear_run(BATCH_FRAMES)
+                if plain:
+                    clear = pipeline.clear_run(BATCH_FRAMES)
             if not forward:
                 pass
             elif tx_ring:

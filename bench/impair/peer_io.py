@@ -40,6 +40,7 @@ class PeerImpairment:
         self.engine = Engine(rules, self.log.packet)
         self._wire_out: WireOut | None = None
         self._deliver: Deliver | None = None
+        self._armed_ns: dict[str, int] = {}  # per direction: the hold timer pending
 
     def install(self) -> PeerImpairment:
         with self.peer.lock:
@@ -106,14 +107,23 @@ class PeerImpairment:
             self.peer.loop.call_later(wait_ns / 1e9, action)
 
     def _arm(self, direction: str) -> None:
-        """A reorder stage holds frames until later ones come or its hold expires."""
+        """A reorder stage holds frames until later ones come or its hold expires: one
+        timer per direction, for the earliest release (as the bridge keeps one deadline),
+        not one more per frame."""
         pipeline = self.engine.pipelines[direction]
         due = pipeline.next_due_ns() if pipeline.holds else None
-        if due is not None:
-            wait_s = max(0.0, (due - time.time_ns()) / 1e9)
-            self.peer.loop.call_later(wait_s, lambda: self._expire(direction))
+        if due is None:
+            return
+        armed = self._armed_ns.get(direction)
+        if armed is not None and armed <= due:
+            return  # the pending timer comes first and re-arms when it fires
+        self._armed_ns[direction] = due
+        wait_s = max(0.0, (due - time.time_ns()) / 1e9)
+        self.peer.loop.call_later(wait_s, lambda: self._expire(direction, due))
 
-    def _expire(self, direction: str) -> None:
+    def _expire(self, direction: str, due: int) -> None:
+        if self._armed_ns.get(direction) == due:
+            del self._armed_ns[direction]
         self._release_due(self.engine.pipelines[direction], direction, time.time_ns())
         self._arm(direction)
 

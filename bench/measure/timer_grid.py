@@ -16,7 +16,7 @@ period it narrows to about the stagger step, whatever g is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,7 @@ class Cluster:
 
     low: float
     high: float
-    members: list[int] = field(default_factory=list)
-
-    @property
-    def centre(self) -> float:
-        return (self.low + self.high) / 2
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
+    members: list[int]
 
 
 @dataclass(frozen=True)
@@ -100,8 +92,8 @@ def programmed_timer(lives: list[Lifetime]) -> TimerEstimate:
         return TimerEstimate(None, high, None, clusters,
                              "every connection expired on one instant: the firing grid "
                              "is unknown (stagger the connections over a longer span)")
-    grid = min(b.centre - a.centre + a.half_width + b.half_width
-               for a, b in zip(clusters, clusters[1:], strict=False))
+    # the widest spacing two neighbouring instants can have
+    grid = min(b.high - a.low for a, b in zip(clusters, clusters[1:], strict=False))
     low = max(c.low - grid - lives[i].start_s for c in clusters for i in c.members)
     if low >= high:
         return TimerEstimate(None, high, grid, clusters,

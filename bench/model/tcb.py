@@ -86,7 +86,6 @@ class Tcb:
         self.ooo: dict[int, bytes] = {}
         self.rcv_fin_seq: int | None = None
         self.eof = False
-        self._last_ooo: tuple[int, int] | None = None
         # negotiated options
         self.peer_mss = _DEFAULT_PEER_MSS
         self.smss = _DEFAULT_PEER_MSS
@@ -98,7 +97,6 @@ class Tcb:
         self.ts_offset = secrets.randbelow(1 << 32)
         self.last_ack_sent = 0
         self.peer_syn_options: opt.TcpOptions | None = None
-        self.peer_sack_blocks: tuple[tuple[int, int], ...] = ()
         self.scoreboard = Scoreboard()
         self.rexmit_high = 0  # RFC 6675 HighRxt + 1: holes below it were resent
         self._ooo_rank: dict[int, int] = {}  # out-of-order start -> arrival number
@@ -445,7 +443,6 @@ class Tcb:
         blocks = seg.options.sack_blocks
         if not blocks:
             return
-        self.peer_sack_blocks = blocks
         base = max(ack, self.snd_una)
         self.scoreboard.update(((unwrap(left, base), unwrap(right, base))
                                 for left, right in blocks), base, self.snd_max)
@@ -513,7 +510,6 @@ class Tcb:
                     self.ooo[seq] = payload
                 self._ooo_arrivals += 1
                 self._ooo_rank[seq] = self._ooo_arrivals
-                self._last_ooo = (seq, end)
                 self._send_ack_now()
         if self.rcv_fin_seq is not None and self.rcv_nxt == self.rcv_fin_seq:
             self.rcv_nxt += 1
@@ -543,8 +539,6 @@ class Tcb:
                 self.rcvbuf += fresh
                 self.bytes_delivered += len(fresh)
                 self.rcv_nxt = end
-        if not self.ooo:
-            self._last_ooo = None
 
     def sack_blocks(self) -> list[tuple[int, int]]:
         """Out-of-order ranges, most recently changed first (RFC 2018 section 4: the

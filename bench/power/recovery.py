@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from bench.inventory.models import Power
-from bench.power.base import PowerError, Supply
+from bench.power.base import PowerError, Supply, open_supply
 
 log = logging.getLogger(__name__)
 
@@ -170,17 +170,20 @@ def currents_during(powers: dict[str, Power], interval_ms: float = 200.0
     cannot measure (an emulated board) or cannot be opened gives no trace, with a
     warning: sampling is evidence next to the verdicts, never a reason to fail a run.
     """
-    from bench.power.base import open_supply
-
     running: list[tuple[str, Supply, CurrentSampler]] = []
     for dut, power in powers.items():
         try:
             supply = open_supply(power)
-            if supply.measure_current_a() is None:
-                supply.close()
-                continue
         except PowerError as exc:
             log.warning("DUT %s: no current sampling: %s", dut, exc)
+            continue
+        try:
+            measures = supply.measure_current_a() is not None
+        except PowerError as exc:
+            log.warning("DUT %s: no current sampling: %s", dut, exc)
+            measures = False
+        if not measures:
+            supply.close()
             continue
         running.append((dut, supply, CurrentSampler(supply, interval_ms).start()))
     traces: list[dict[str, Any]] = []

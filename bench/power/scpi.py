@@ -69,7 +69,6 @@ class ScpiSupply(ContextManaged):
         self.resource_manager = resource_manager
         self.timeout_ms = timeout_ms
         self.identity: str | None = None
-        self._rm: pyvisa.ResourceManager | None = None
         self._inst: MessageBasedResource | None = None
         self._lock = _instrument_lock(power.resource)
 
@@ -84,12 +83,12 @@ class ScpiSupply(ContextManaged):
         if self._inst is not None:
             return
         try:
-            self._rm = (
+            rm = (
                 pyvisa.ResourceManager(self.resource_manager)
                 if self.resource_manager
                 else pyvisa.ResourceManager()
             )
-            inst = self._rm.open_resource(
+            inst = rm.open_resource(
                 self.power.resource,
                 read_termination="\n",
                 write_termination="\n",
@@ -122,7 +121,7 @@ class ScpiSupply(ContextManaged):
         The resource manager stays open: pyvisa hands every caller of one VISA library
         the same manager, and closing it would close every other supply's session too."""
         inst = self._inst
-        self._inst, self._rm = None, None
+        self._inst = None
         if inst is not None:
             try:
                 inst.close()

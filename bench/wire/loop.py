@@ -148,16 +148,20 @@ class IoLoop:
             while not self._stop:
                 if poll_ns and time.monotonic_ns() - last_frame_ns < poll_ns:
                     # Polling: ask the socket itself (one recvmsg) rather than select()
-                    # first; a timer or a wake-up is looked at between the reads.
+                    # first; timers are looked at between the reads, so the wake-up pipe
+                    # is left for the next select() to drain.
                     with self.lock:
                         got = self._take_frames()
-                    if got:
-                        last_frame_ns = time.monotonic_ns()
-                    elif not self._timer_due():
-                        continue
-                    readable = [self._wake_r]
-                else:
-                    readable, _, _ = select.select(watch, [], [], self._timeout_s())
+                        if self.link.has_backlog and self._take_frames():
+                            got = True  # frames that arrived while an answer went out
+                        if got:
+                            last_frame_ns = time.monotonic_ns()
+                        elif not self._timer_due():
+                            continue
+                        self._fire_due()
+                        self.changed.notify_all()
+                    continue
+                readable, _, _ = select.select(watch, [], [], self._timeout_s())
                 if self._stop:
                     return
                 if self._wake_r in readable:

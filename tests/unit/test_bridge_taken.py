@@ -16,7 +16,8 @@ def test_a_measurement_without_the_bridge_socket_is_refused_in_one_line() -> Non
     assert "\n" not in str(caught.value)
 
 
-def test_the_bridge_is_taken_in_turns(tmp_path: Path) -> None:
+def test_the_bridge_is_taken_in_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bench.lock.LOCK_DIR", tmp_path)  # not the machine's /run/hilbench
     sock = str(tmp_path / "impair-ut-.sock")
     with bridge_taken(sock, 1) as taken:
         assert taken == Path(sock)

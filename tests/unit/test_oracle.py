@@ -14,6 +14,7 @@ from bench.model.oracle import analyse, analyse_segments
 from bench.model.segment import Segment, build_frame, flags_from
 from bench.model.states import State
 from bench.wire.pcapng import INBOUND, OUTBOUND, PcapngWriter
+from tests.conftest import skip_or_fail
 
 DUT, PEER = bytes([192, 0, 2, 10]), bytes([192, 0, 2, 2])
 DUT_ISN = 0xFFFFFFF0  # wraps after 16 bytes
@@ -297,9 +298,10 @@ def test_resent_syn_synack_and_fin_are_retransmissions(case: str) -> None:
     assert {r.retransmission_kind for r in conn.rows if r.retransmission} == {kind}
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 @pytest.mark.parametrize("case", sorted(RESENDS))
 def test_tshark_marks_the_same_frames(case: str, tmp_path: Path) -> None:
+    if shutil.which("tshark") is None:
+        skip_or_fail("tshark is not installed")
     cap = Capture()
     RESENDS[case][0](cap)
     path = _write_pcap(cap, tmp_path / f"{case}.pcapng")

@@ -25,8 +25,8 @@ from bench.power import (
     currents_during,
     open_supply,
     power_cycle,
-    register_driver,
 )
+from bench.power import base as power_base
 from bench.power.scpi import ScpiSupply, scpi_number
 
 SIM_YAML = Path(__file__).resolve().parents[1] / "data" / "psu-sim.yaml"
@@ -222,12 +222,14 @@ def test_a_run_samples_the_current_of_every_supply_that_measures_it(sim: str) ->
     assert {amps for _, amps in samples} == {0.118}  # the simulated supply's reading
 
 
-def test_a_supply_that_cannot_measure_gives_no_trace(sim: str) -> None:
+def test_a_supply_that_cannot_measure_gives_no_trace(
+        sim: str, monkeypatch: pytest.MonkeyPatch) -> None:
     class Blind(ScpiSupply):
         def measure_current_a(self) -> float | None:
             return None
 
-    register_driver("blind-test")(Blind)
+    # registered for this test only: the driver registry is global
+    monkeypatch.setitem(power_base._DRIVERS, "blind-test", Blind)
     with currents_during({"qemu": Power(resource=RESOURCE, driver="blind-test",
                                         visa_library=sim)}) as traces:
         time.sleep(0.05)
